@@ -1,0 +1,5 @@
+import sys
+
+from codeagent.cli import main
+
+sys.exit(main())

@@ -1,0 +1,45 @@
+"""Records of the test engine shared by `codeagent eval` and every verifier (one code path)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Why a sample failed. `infra_error` is the harness's fault, never counted against a candidate.
+FAILURE_KINDS = ("syntax", "timeout", "runtime", "wrong-answer", "patch-did-not-apply",
+                 "no-tests", "infra_error")
+
+
+@dataclass
+class TestJob:
+    """Run `test_files` against the repository `files` (already patched)."""
+
+    key: str
+    files: dict[str, str]
+    test_files: dict[str, str]
+    timeout_s: float = 10.0
+
+
+@dataclass
+class TestReport:
+    """The verdict of one TestJob, built only from what the harness's own runner reported."""
+
+    key: str
+    passed: bool
+    per_test: dict[str, str] = field(default_factory=dict)
+    """test name -> passed | failed | error | not-run."""
+    failure_kind: str | None = None
+    message: str = ""
+    duration: float = 0.0
+
+    @property
+    def n_pass(self) -> int:
+        return sum(v == "passed" for v in self.per_test.values())
+
+    @property
+    def n_total(self) -> int:
+        return len(self.per_test)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["n_pass"], d["n_total"] = self.n_pass, self.n_total
+        return d
