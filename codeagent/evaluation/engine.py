@@ -1,0 +1,240 @@
+"""The test engine: runs TestJobs in warm sandboxes, many jobs per exec, one code path for
+`codeagent eval` and every verifier.
+
+Jobs are cut into batches; each worker thread owns one long-lived sandbox and runs a batch with
+one exec of the in-sandbox runner (`runner.py`), which isolates each job in its own process.
+A batch that dies for infrastructure reasons (daemon gone, container died, out of disk) is
+retried once in a fresh sandbox; what still fails is reported as `infra_error`, never as the
+candidate's failure.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Callable, Sequence
+
+from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
+
+from .base import TestJob, TestReport
+from .cache import ResultCache
+from .runner import REPORT_PREFIX
+
+RUNNER_SOURCE = (Path(__file__).parent / "runner.py").read_text()
+RUNNER_PATH = ".codeagent_runner.py"
+
+# Sandboxes for test execution: bounded, and with room for a batch's reports on stdout.
+ENGINE_LIMITS = SandboxLimits(timeout_s=600, memory_mb=2048, cpus=1.0, pids=256, disk_mb=512,
+                              tmp_mb=64, output_bytes=16 << 20)
+
+
+def heldout_job(task, files: dict[str, str], key: str, timeout_s: float = 10.0) -> TestJob:
+    """The held-out job of `task` for the (already patched) repo `files`.
+
+    The held-out tests are laid over the candidate's files, so a patch cannot replace them.
+    """
+    return TestJob(key=key, files=dict(files), test_files=dict(task.heldout_tests), timeout_s=timeout_s)
+
+
+class TestEngine:
+    """Runs TestJobs. `with TestEngine(...) as engine: reports = engine.run(jobs)`."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, backend: str = "auto", workers: int = 2, limits: SandboxLimits | None = None,
+                 cache_dir: Path | None = None, batch_size: int = 48, quiet: bool = False):
+        self.backend = resolve_backend(backend, quiet=quiet)
+        self.workers = max(1, workers)
+        self.limits = limits or ENGINE_LIMITS
+        self.batch_size = batch_size
+        self.cache = ResultCache(cache_dir) if cache_dir else None
+        self._idle: queue.Queue = queue.Queue()
+        self._all: list = []
+        self._lock = threading.Lock()
+
+    # -- sandboxes -------------------------------------------------------------------------
+    def _checkout(self):
+        try:
+            return self._idle.get_nowait()
+        except queue.Empty:
+            box = open_sandbox(self.backend, {RUNNER_PATH: RUNNER_SOURCE}, self.limits)
+            with self._lock:
+                self._all.append(box)
+            return box
+
+    def _discard(self, box) -> None:
+        with self._lock:
+            if box in self._all:
+                self._all.remove(box)
+        try:
+            box.close()
+        except Exception:  # noqa: BLE001 — a dead container may fail to close; it is gone anyway
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            boxes, self._all = self._all, []
+        for box in boxes:
+            try:
+                box.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- running ---------------------------------------------------------------------------
+    def run(self, jobs: Sequence[TestJob], progress: str | None = None,
+            on_report: Callable[[TestReport], None] | None = None) -> list[TestReport]:
+        """Reports for `jobs`, in order. `on_report` is called as each one finishes."""
+        reports: dict[str, TestReport] = {}
+        todo: list[TestJob] = []
+        for job in jobs:
+            hit = self.cache.get(job) if self.cache else None
+            if hit is not None:
+                reports[job.key] = hit
+                if on_report:
+                    on_report(hit)
+            else:
+                todo.append(job)
+        batches = _batches(todo, self.batch_size, self.workers)
+        bar = _progress(progress, len(jobs), len(jobs) - len(todo))
+
+        def done(report: TestReport, job: TestJob) -> None:
+            reports[report.key] = report
+            if self.cache and report.failure_kind not in ("infra_error", "timeout"):
+                self.cache.put(job, report)
+            if on_report:
+                on_report(report)
+            bar.advance()
+
+        try:
+            with ThreadPoolExecutor(self.workers) as pool:
+                for f in [pool.submit(self._run_batch, b, done) for b in batches]:
+                    f.result()
+        finally:
+            bar.close()
+        return [reports[j.key] for j in jobs]
+
+    def _run_batch(self, batch: list[TestJob], done) -> None:
+        pending = {j.key: j for j in batch}
+        for attempt in range(2):  # infra failures are retried once, in a fresh sandbox
+            if not pending:
+                return
+            box = None
+            try:
+                box = self._checkout()
+                error = self._exec_batch(box, list(pending.values()), pending, done)
+            except Exception as e:  # noqa: BLE001 — any harness/daemon failure is infra
+                error = f"{type(e).__name__}: {e}"
+            if error is None and not pending:
+                self._idle.put(box)
+                return
+            if box is not None:
+                self._discard(box)
+            last_error = error or "runner ended without reporting every job"
+            # Jobs the runner reported as infra errors (e.g. fork failed) are retried too.
+        for job in pending.values():
+            done(TestReport(key=job.key, passed=False, failure_kind="infra_error",
+                            message=last_error[:500]), job)
+
+    def _exec_batch(self, box, jobs: list[TestJob], pending: dict, done) -> str | None:
+        job_file = f".codeagent_jobs_{uuid.uuid4().hex}.json"
+        spec = {
+            "scratch": f"{box.workdir}/.codeagent_scratch",
+            "reap_all": bool(box.isolates_pids),
+            "limits": {"memory_mb": self.limits.memory_mb, "fsize_mb": min(self.limits.disk_mb, 64)},
+            "jobs": [{"key": j.key, "files": j.files, "test_files": j.test_files, "timeout": j.timeout_s}
+                     for j in jobs],
+        }
+        box.write_files({job_file: json.dumps(spec)})
+        budget = sum(j.timeout_s + 1.0 for j in jobs) + 30.0
+        result = box.exec(["python3", "-I", RUNNER_PATH, job_file], timeout=budget)
+        for line in result.stdout.splitlines():
+            if not line.startswith(REPORT_PREFIX):
+                continue
+            raw = json.loads(line[len(REPORT_PREFIX):])
+            job = pending.get(raw.get("key"))
+            if job is None or raw.get("infra_error"):
+                continue
+            del pending[job.key]
+            done(to_report(raw), job)
+        if pending:
+            return (f"runner exec ended (exit {result.exit_code}, timed_out={result.timed_out}) "
+                    f"with {len(pending)} job(s) unreported: {(result.error or result.stderr)[-300:]}")
+        return None
+
+
+def to_report(raw: dict) -> TestReport:
+    """Turn the runner's raw events into a verdict. Only the runner's own report counts."""
+    per_test = {f"{f}::{n}": "not-run" for f, n in raw["expected"]}
+    messages, collect_kind = [], None
+    for ev in raw["events"]:
+        if "collect_error" in ev:
+            collect_kind = collect_kind or ev["collect_error"]
+            messages.append(f"{ev['file']}: {ev.get('message', '')}")
+        elif "test" in ev:
+            key = f"{ev['file']}::{ev['test']}"
+            if key in per_test:
+                per_test[key] = ev["outcome"]
+                if ev.get("message"):
+                    messages.append(f"{ev['test']}: {ev['message']}")
+    outcomes = set(per_test.values())
+    passed = bool(per_test) and outcomes == {"passed"} and raw["done"] and not raw["timed_out"]
+    if passed:
+        kind = None
+    elif raw["timed_out"]:
+        kind = "timeout"
+    elif collect_kind:
+        kind = collect_kind
+    elif not per_test:
+        kind = "no-tests"
+    elif "error" in outcomes:
+        kind = "runtime"
+    elif "failed" in outcomes:
+        kind = "wrong-answer"
+    else:
+        kind = "runtime"
+        messages.append(f"the test process ended before the tests finished (status {raw['exit_status']})")
+    if kind and raw.get("output_tail"):
+        messages.append("output: " + raw["output_tail"][-300:])
+    return TestReport(key=raw["key"], passed=passed, per_test=per_test, failure_kind=kind,
+                      message="\n".join(messages)[:2000], duration=raw["duration"])
+
+
+def _batches(jobs: list[TestJob], size: int, workers: int) -> list[list[TestJob]]:
+    # Small runs are spread over every worker rather than packed into one batch.
+    size = max(1, min(size, -(-len(jobs) // max(1, workers)))) if jobs else size
+    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+
+
+class _progress:
+    """A rich progress bar when `label` is given, else nothing."""
+
+    def __init__(self, label: str | None, total: int, completed: int):
+        self._p = None
+        if label:
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                       TimeElapsedColumn, TimeRemainingColumn)
+            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
+            self._p.start()
+            self._t = self._p.add_task(label, total=total, completed=completed)
+        self._lock = threading.Lock()
+
+    def advance(self) -> None:
+        if self._p:
+            with self._lock:
+                self._p.advance(self._t)
+
+    def close(self) -> None:
+        if self._p:
+            self._p.stop()

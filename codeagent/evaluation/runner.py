@@ -1,0 +1,243 @@
+"""In-sandbox test runner. Stdlib only: it is copied into the sandbox and run with `python3 -I`.
+
+Runs many jobs in one exec to amortise sandbox overhead, each job isolated from the others in
+its own forked process (own session, rlimits, wall timeout, scratch folder). The verdict comes
+only from what this runner reports on ITS OWN stdout, which candidate processes cannot reach:
+they get /dev/null-like capture files as stdout/stderr, every other fd is closed, and this
+process is made non-dumpable so /proc/<pid>/fd of the runner is closed to them. A candidate
+that exits early, prints a fake summary or writes a fake report file therefore just fails:
+tests it did not let run are `not-run`.
+
+Usage: python3 -I runner.py JOBFILE   (JOBFILE is read, then deleted)
+Each finished job prints one line: REPORT_PREFIX + json.
+"""
+
+import ast
+import json
+import os
+import resource
+import select
+import shutil
+import signal
+import sys
+import time
+
+REPORT_PREFIX = "@@codeagent-report "
+MESSAGE_CHARS = 400
+
+
+def expected_tests(test_files):
+    """(file, test name) pairs found statically, so a test that never ran counts as not-run."""
+    out = []
+    for path in sorted(test_files):
+        try:
+            tree = ast.parse(test_files[path])
+        except SyntaxError:
+            out.append((path, "<collect>"))
+            continue
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+                out.append((path, node.name))
+    return out
+
+
+def write_tree(root, files):
+    for rel, content in files.items():
+        full = os.path.join(root, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        if os.path.lexists(full):
+            os.unlink(full)  # a candidate's symlink must not redirect a test file
+        with open(full, "w", encoding="utf-8") as f:
+            f.write(content)
+
+
+def child_main(job_dir, test_files, wfd, limits):
+    """Runs in the forked child: import the test modules (which import the candidate), run tests."""
+    os.setsid()
+    mem = limits["memory_mb"] * 1024 * 1024
+    for res, val in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, limits["cpu_seconds"]),
+                     (resource.RLIMIT_FSIZE, limits["fsize_mb"] * 1024 * 1024),
+                     (resource.RLIMIT_NOFILE, 256), (resource.RLIMIT_CORE, 0)):
+        try:
+            resource.setrlimit(res, (val, val))
+        except (ValueError, OSError):
+            pass
+    cap = os.open(os.path.join(job_dir, ".output"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(cap, 1)
+    os.dup2(cap, 2)
+    # The report channel sits at an unpredictable fd and every event carries a token that lives
+    # only in this closure: blind writes to fds 3..N, or copying an event format, do not count.
+    keep = 32 + int.from_bytes(os.urandom(2), "little") % 200  # below RLIMIT_NOFILE (256)
+    os.dup2(wfd, keep)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 65536)
+    out = os.fdopen(keep, "w", buffering=1)
+    token = limits["token"]
+
+    def emit(**event):
+        event["token"] = token
+        out.write(json.dumps(event) + "\n")
+
+    os.chdir(job_dir)
+    sys.path.insert(0, job_dir)
+    sys.argv = ["test"]
+    for path in sorted(test_files):
+        modname = os.path.splitext(os.path.basename(path))[0]
+        try:
+            code = compile(test_files[path], path, "exec")
+            module = type(sys)(modname)
+            module.__file__ = os.path.join(job_dir, path)
+            sys.modules[modname] = module
+            exec(code, module.__dict__)
+        except SyntaxError as e:
+            kind = "syntax" if os.path.basename(e.filename or "") != os.path.basename(path) else "runtime"
+            emit(file=path, collect_error=kind, message=f"{type(e).__name__}: {e}"[:MESSAGE_CHARS])
+            continue
+        except BaseException as e:  # noqa: BLE001 — candidate code may raise anything at import
+            kind = "syntax" if isinstance(e, (SyntaxError, IndentationError)) else "runtime"
+            emit(file=path, collect_error=kind, message=f"{type(e).__name__}: {e}"[:MESSAGE_CHARS])
+            continue
+        for name, fn in list(module.__dict__.items()):
+            if not (name.startswith("test") and callable(fn) and getattr(fn, "__module__", None) == modname):
+                continue
+            try:
+                fn()
+                emit(file=path, test=name, outcome="passed")
+            except AssertionError as e:
+                emit(file=path, test=name, outcome="failed", message=f"AssertionError: {e}"[:MESSAGE_CHARS])
+            except BaseException as e:  # noqa: BLE001
+                emit(file=path, test=name, outcome="error", message=f"{type(e).__name__}: {e}"[:MESSAGE_CHARS])
+    emit(done=True)
+    out.flush()
+    os._exit(0)
+
+
+def ancestors():
+    pids, pid = set(), os.getpid()
+    while pid > 1:
+        pids.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return pids
+
+
+def reap_others(keep):
+    """Kill every process of our uid that is not us or an ancestor (daemonized leftovers, bombs).
+
+    Only used inside a private PID namespace, where 'every process' means this sandbox's.
+    """
+    uid = os.getuid()
+    for _ in range(20):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in keep or entry == "1":
+                continue
+            try:
+                if os.stat(f"/proc/{entry}").st_uid != uid:
+                    continue
+                os.kill(int(entry), signal.SIGKILL)
+                found = True
+            except OSError:
+                pass
+        if not found:
+            return
+        time.sleep(0.01)
+
+
+def run_job(job, base, limits, reap_all, keep):
+    job_dir = os.path.join(base, "job")
+    shutil.rmtree(job_dir, ignore_errors=True)
+    os.makedirs(job_dir)
+    write_tree(job_dir, job["files"])
+    write_tree(job_dir, job["test_files"])  # after the candidate's files: tests win
+    expected = expected_tests(job["test_files"])
+    timeout = float(job.get("timeout", 10.0))
+    token = os.urandom(16).hex()
+    limits = dict(limits, cpu_seconds=int(timeout) + 2, token=token)
+    rfd, wfd = os.pipe()
+    start = time.monotonic()
+    try:
+        pid = os.fork()
+    except OSError as e:
+        os.close(rfd)
+        os.close(wfd)
+        return {"key": job["key"], "infra_error": f"fork failed: {e}"}
+    if pid == 0:
+        try:
+            os.close(rfd)
+            child_main(job_dir, job["test_files"], wfd, limits)
+        finally:
+            os._exit(70)
+    os.close(wfd)
+    buf, timed_out = b"", False
+    deadline = start + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            timed_out = True
+            break
+        ready, _, _ = select.select([rfd], [], [], left)
+        if ready:
+            chunk = os.read(rfd, 65536)
+            if not chunk:
+                break
+            if len(buf) < 4 * 1024 * 1024:
+                buf += chunk
+    os.close(rfd)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
+    if reap_all:
+        reap_others(keep)
+    _, status = os.waitpid(pid, 0)
+    duration = time.monotonic() - start
+    events, done = [], False
+    for line in buf.decode("utf-8", "replace").splitlines():
+        try:
+            ev = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(ev, dict) and ev.pop("token", None) == token:
+            done = done or ev.get("done") is True
+            events.append(ev)
+    try:
+        with open(os.path.join(job_dir, ".output"), "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - 1000))
+            output_tail = f.read().decode("utf-8", "replace")
+    except OSError:
+        output_tail = ""
+    shutil.rmtree(job_dir, ignore_errors=True)
+    return {"key": job["key"], "expected": expected, "events": events, "done": done,
+            "timed_out": timed_out, "exit_status": status, "duration": duration,
+            "output_tail": output_tail}
+
+
+def main():
+    job_file = sys.argv[1]
+    with open(job_file, encoding="utf-8") as f:
+        spec = json.load(f)
+    os.unlink(job_file)  # nothing a candidate could read or rewrite
+    try:  # PR_SET_DUMPABLE=0: same-uid processes can no longer open /proc/<runner>/fd/*
+        import ctypes
+        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+    except Exception:  # noqa: BLE001 — best effort; the fds are closed in children anyway
+        pass
+    base = spec["scratch"]
+    os.makedirs(base, exist_ok=True)
+    keep = ancestors()
+    report = os.fdopen(os.dup(1), "w", buffering=1)
+    for job in spec["jobs"]:
+        result = run_job(job, base, spec["limits"], spec.get("reap_all", False), keep)
+        report.write(REPORT_PREFIX + json.dumps(result) + "\n")
+        report.flush()
+
+
+if __name__ == "__main__":
+    main()
