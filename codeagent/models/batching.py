@@ -1,0 +1,307 @@
+"""Continuous batching for a local causal LM: one decoding thread, many callers.
+
+Callers (agent worker threads) submit `Job`s, one per sample; a single engine thread keeps up to
+`max_batch` of them in one KV-cached batch. A sequence that ends (EOS, stop string, token limit)
+leaves the batch at once and a waiting job takes its slot, so a reply that loops to the token
+limit never holds the others back, and requests from different threads share forward passes.
+
+The batch is left-aligned in the cache: every row's real tokens end at the last column, padding
+is on the left and masked out, and each row carries its own position counter. New rows are
+prefilled on their own and spliced in by left-padding whichever side is shorter.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+PREFILL_TOKENS = 8192
+"""At most this many (padded) prompt tokens per prefill forward pass, to bound memory."""
+
+
+@dataclass(eq=False)
+class Job:
+    """One sample to generate. Jobs with the same `prompt` object share one prefill."""
+
+    prompt: list[int]
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    generator: torch.Generator | None = None
+    """Per-sample RNG, so a seeded sample does not depend on what else is in the batch."""
+    tokens: list[int] = field(default_factory=list)
+    finish_reason: str = ""
+    error: BaseException | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class EngineStats:
+    """Counters for benchmarks: useful tokens vs the rows that were actually computed."""
+
+    decode_steps: int = 0
+    row_steps: int = 0
+    prefill_tokens: int = 0
+    generated_tokens: int = 0
+
+
+class BatchEngine:
+    """Runs `Job`s on `model` with continuous batching. Thread-safe; see the module docstring."""
+
+    def __init__(self, model, *, eos_ids: set[int], decode: Callable[[list[int]], str],
+                 max_batch: int = 8, max_positions: int | None = None, threads: int | None = None):
+        self.model = model
+        self.eos_ids = set(eos_ids)
+        self.decode = decode
+        self.max_batch = max_batch
+        self.max_positions = max_positions
+        self.threads = threads
+        self.stats = EngineStats()
+        self._device = next(model.parameters()).device
+        self._cache_kw = _cache_kwarg(model)
+        self._queue: deque[Job] = deque()
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # The batch: rows[i] is the job in cache row i.
+        self._rows: list[Job] = []
+        self._cache = None
+        self._mask: torch.Tensor | None = None  # [B, T] 1 = real token
+        self._pos: torch.Tensor | None = None  # [B] position of the next token
+        self._last: torch.Tensor | None = None  # [B] last sampled token, the next input
+
+    # -- caller side -------------------------------------------------------------------------
+
+    def run(self, jobs: list[Job]) -> None:
+        """Queue `jobs` and block until all are finished; re-raise an engine failure."""
+        with self._cv:
+            if self._closed:
+                raise RuntimeError("the model was closed")
+            self._queue.extend(jobs)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name="codeagent-decode", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+        for job in jobs:
+            job.done.wait()
+        for job in jobs:
+            if job.error is not None:
+                raise job.error
+
+    def close(self) -> None:
+        """Stop the engine thread once the current work is done (pending jobs still run)."""
+        with self._cv:
+            self._closed = True
+            self._cv.notify()
+        if self._thread is not None:
+            self._thread.join()
+
+    # -- engine thread -----------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        if self.threads:
+            torch.set_num_threads(self.threads)  # per-thread for OpenMP: set it where the work runs
+        while True:
+            with self._cv:
+                while not self._queue and not self._rows and not self._closed:
+                    self._cv.wait()
+                if self._closed and not self._queue and not self._rows:
+                    return
+                free = self.max_batch - len(self._rows)
+                admitted = [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
+            try:
+                with torch.inference_mode():
+                    if admitted:
+                        self._admit(admitted)
+                    if self._rows:
+                        self._step()
+            except BaseException as e:  # fail the waiting callers rather than hang them
+                for job in admitted + self._rows:
+                    job.error = e
+                    job.done.set()
+                self._rows, self._cache = [], None
+                if not isinstance(e, Exception):
+                    raise
+
+    def _forward(self, input_ids, mask, positions, cache, keep: int | None = None):
+        kwargs = {self._cache_kw: cache}
+        if keep is not None:
+            kwargs["logits_to_keep"] = keep
+        out = self.model(input_ids=input_ids, attention_mask=mask, position_ids=positions,
+                         use_cache=True, **kwargs)
+        return out.logits[:, -1, :].float()
+
+    def _admit(self, jobs: list[Job]) -> None:
+        """Prefill the prompts of `jobs` (shared prompts once) and splice them into the batch."""
+        groups: dict[int, list[Job]] = {}
+        for job in jobs:
+            groups.setdefault(id(job.prompt), []).append(job)
+        prompts = sorted(groups.values(), key=lambda g: len(g[0].prompt))
+        chunk: list[list[Job]] = []
+        for group in prompts:
+            if chunk and len(group[0].prompt) * (len(chunk) + 1) > PREFILL_TOKENS:
+                self._prefill(chunk)
+                chunk = []
+            chunk.append(group)
+        if chunk:
+            self._prefill(chunk)
+
+    def _prefill(self, groups: list[list[Job]]) -> None:
+        from transformers import DynamicCache
+
+        width = max(len(g[0].prompt) for g in groups)
+        ids = torch.full((len(groups), width), 0, dtype=torch.long)
+        mask = torch.zeros((len(groups), width), dtype=torch.long)
+        for i, g in enumerate(groups):
+            p = g[0].prompt
+            ids[i, width - len(p):] = torch.tensor(p, dtype=torch.long)
+            mask[i, width - len(p):] = 1
+        positions = (mask.cumsum(1) - 1).clamp(min=0)
+        ids, mask, positions = (t.to(self._device) for t in (ids, mask, positions))
+        cache = DynamicCache()
+        logits = self._forward(ids, mask, positions, cache, keep=1)
+        self.stats.prefill_tokens += int(mask.sum())
+
+        # One row per job: repeat each prompt's row for its samples.
+        index = [i for i, g in enumerate(groups) for _ in g]
+        jobs = [job for g in groups for job in g]
+        sel = torch.tensor(index, device=self._device)
+        first = self._sample(logits[sel], jobs)
+        alive = [r for r, (job, tok) in enumerate(zip(jobs, first)) if not self._push(job, tok)]
+        if not alive:
+            return
+        keep = sel[torch.tensor(alive, device=self._device)]
+        kv = [(k[keep], v[keep]) for k, v in _layers(cache)]
+        new_mask = mask[keep]
+        new_pos = positions[keep, -1] + 1
+        new_last = torch.tensor([first[r] for r in alive], device=self._device)
+        self._merge([jobs[r] for r in alive], kv, new_mask, new_pos, new_last)
+
+    def _merge(self, jobs, kv, mask, pos, last) -> None:
+        if not self._rows:
+            from transformers import DynamicCache
+            self._cache = DynamicCache()
+            _set_layers(self._cache, kv)
+            self._rows, self._mask, self._pos, self._last = list(jobs), mask, pos, last
+            return
+        old = _layers(self._cache)
+        t_old, t_new = self._mask.shape[1], mask.shape[1]
+        width = max(t_old, t_new)
+        merged = [(torch.cat([_lpad(k0, width), _lpad(k1, width)]), torch.cat([_lpad(v0, width), _lpad(v1, width)]))
+                  for (k0, v0), (k1, v1) in zip(old, kv)]
+        _set_layers(self._cache, merged)
+        self._mask = torch.cat([_lpad_mask(self._mask, width), _lpad_mask(mask, width)])
+        self._pos = torch.cat([self._pos, pos])
+        self._last = torch.cat([self._last, last])
+        self._rows.extend(jobs)
+
+    def _step(self) -> None:
+        """One decoding step for every row; finished rows leave the batch."""
+        ones = torch.ones((len(self._rows), 1), dtype=self._mask.dtype, device=self._device)
+        mask = torch.cat([self._mask, ones], dim=1)
+        logits = self._forward(self._last[:, None], mask, self._pos[:, None], self._cache)
+        self.stats.decode_steps += 1
+        self.stats.row_steps += len(self._rows)
+        tokens = self._sample(logits, self._rows)
+        keep = [r for r, (job, tok) in enumerate(zip(self._rows, tokens)) if not self._push(job, tok)]
+        self._mask, self._pos = mask, self._pos + 1
+        self._last = torch.tensor(tokens, device=self._device)
+        if len(keep) < len(self._rows):
+            if not keep:
+                self._rows, self._cache = [], None
+                return
+            idx = torch.tensor(keep, device=self._device)
+            self._rows = [self._rows[r] for r in keep]
+            self._mask, self._pos, self._last = self._mask[idx], self._pos[idx], self._last[idx]
+            kv = [(k[idx], v[idx]) for k, v in _layers(self._cache)]
+            # Drop columns that are padding for every remaining row (left over from finished rows).
+            start = int(self._mask.any(dim=0).int().argmax())
+            if start:
+                self._mask = self._mask[:, start:]
+                kv = [(k[:, :, start:], v[:, :, start:]) for k, v in kv]
+            _set_layers(self._cache, kv)
+
+    def _sample(self, logits: torch.Tensor, jobs: list[Job]) -> list[int]:
+        greedy = logits.argmax(dim=-1).tolist()
+        out = []
+        for r, job in enumerate(jobs):
+            if job.temperature <= 0:
+                out.append(greedy[r])
+                continue
+            probs = torch.softmax(logits[r] / job.temperature, dim=-1)
+            if job.top_p < 1.0:
+                sorted_p, order = probs.sort(descending=True)
+                # keep the smallest prefix whose mass reaches top_p (always at least one token)
+                drop = sorted_p.cumsum(0) - sorted_p >= job.top_p
+                sorted_p[drop] = 0.0
+                probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
+            out.append(int(torch.multinomial(probs.cpu(), 1, generator=job.generator)))
+        return out
+
+    def _push(self, job: Job, token: int) -> bool:
+        """Record `token` for `job`; True (and the job is released) when it has finished."""
+        self.stats.generated_tokens += 1
+        job.tokens.append(token)
+        if token in self.eos_ids:
+            job.finish_reason = "stop"
+        elif job.stop and self._hit_stop(job):
+            job.finish_reason = "stop"
+        elif len(job.tokens) >= job.max_tokens or (
+                self.max_positions and len(job.prompt) + len(job.tokens) >= self.max_positions):
+            job.finish_reason = "length"
+        else:
+            return False
+        job.done.set()
+        return True
+
+    def _hit_stop(self, job: Job) -> bool:
+        # A stop string is completed by the newest token, so only the tail needs decoding; every
+        # token decodes to at least one character except partial UTF-8, hence the margin.
+        tail = max(len(s) for s in job.stop) + 3
+        text = self.decode(job.tokens[-tail:])
+        return any(s in text for s in job.stop)
+
+
+def _cache_kwarg(model) -> str:
+    """transformers 5 renamed `past_key_values` to `cache`; accept both generations."""
+    import inspect
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
+
+
+def _layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    if hasattr(cache, "layers"):
+        return [(layer.keys, layer.values) for layer in cache.layers]
+    return list(zip(cache.key_cache, cache.value_cache))  # transformers 4.x
+
+
+def _set_layers(cache, kv) -> None:
+    if hasattr(cache, "layers"):
+        if not cache.layers or len(cache.layers) != len(kv):
+            from transformers.cache_utils import DynamicLayer
+            cache.layers = [DynamicLayer() for _ in kv]
+        for layer, (k, v) in zip(cache.layers, kv):
+            layer.keys, layer.values = k, v
+            layer.is_initialized = True
+            layer.dtype, layer.device = k.dtype, k.device
+    else:
+        cache.key_cache = [k for k, _ in kv]
+        cache.value_cache = [v for _, v in kv]
+
+
+def _lpad(x: torch.Tensor, width: int) -> torch.Tensor:
+    """Left-pad a [B, H, T, D] cache tensor with zeros along T up to `width`."""
+    missing = width - x.shape[2]
+    if missing <= 0:
+        return x
+    return torch.cat([x.new_zeros(x.shape[0], x.shape[1], missing, x.shape[3]), x], dim=2)
+
+
+def _lpad_mask(m: torch.Tensor, width: int) -> torch.Tensor:
+    missing = width - m.shape[1]
+    return m if missing <= 0 else torch.cat([m.new_zeros(m.shape[0], missing), m], dim=1)
