@@ -140,6 +140,9 @@ def reap_others(keep):
             try:
                 if os.stat(f"/proc/{entry}").st_uid != uid:
                     continue
+                with open(f"/proc/{entry}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        continue  # a zombie is already dead; its parent (init) reaps it
                 os.kill(int(entry), signal.SIGKILL)
                 found = True
             except OSError:
@@ -193,10 +196,10 @@ def run_job(job, base, limits, reap_all, keep):
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if reap_all:
-        reap_others(keep)
     _, status = os.waitpid(pid, 0)
     duration = time.monotonic() - start
+    if reap_all:
+        reap_others(keep)
     events, done = [], False
     for line in buf.decode("utf-8", "replace").splitlines():
         try:
