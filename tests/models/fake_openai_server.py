@@ -90,7 +90,7 @@ def fake_openai_server(**knobs):
     state = Knobs(**knobs)
     handler = type("Handler", (_Handler,), {"knobs": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
