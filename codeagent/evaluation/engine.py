@@ -47,7 +47,7 @@ class TestEngine:
     __test__ = False  # not a pytest class
 
     def __init__(self, backend: str = "auto", workers: int = 2, limits: SandboxLimits | None = None,
-                 cache_dir: Path | None = None, batch_size: int = 48, quiet: bool = False):
+                 cache_dir: Path | None = None, batch_size: int = 256, quiet: bool = False):
         self.backend = resolve_backend(backend, quiet=quiet)
         self.workers = max(1, workers)
         self.limits = limits or ENGINE_LIMITS
