@@ -56,13 +56,17 @@ REAPER = ("import os,signal\n"
 WRAPPER = 't=$1; shift; timeout -s KILL "$t" "$@"; rc=$?; kill -9 -1 2>/dev/null; exit $rc'
 KILL_ALL = "for i in 1 2 3; do kill -9 -1 2>/dev/null || exit 0; done"
 # One exec that makes a used container fresh: kill, empty /work, /tmp and /dev/shm, untar stdin, git init.
-RESET = ("kill -9 -1 2>/dev/null; find /work /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
+# chmod first: a candidate may have left read-only folders that would keep their contents alive.
+RESET = ("kill -9 -1 2>/dev/null; chmod -R u+rwX /work /tmp /dev/shm 2>/dev/null; "
+         "find /work /tmp /dev/shm -mindepth 1 -delete 2>/dev/null; "
+         "if find /work /tmp /dev/shm -mindepth 1 | grep -q .; then "
+         "echo 'files survived the reset' >&2; exit 45; fi; "
          f"cd {WORKDIR} && tar -x -f - && {GIT_INIT}")
 
 _client = None
 _client_lock = threading.Lock()
 _live: dict[str, object] = {}  # container id -> container, removed at exit/signal
-_live_lock = threading.Lock()
+_live_lock = threading.RLock()  # re-entrant: signal handlers take it in the main thread
 _hooks_installed = False
 _stale_cleaned = False
 

@@ -160,7 +160,9 @@ def test_memory_bomb_is_killed(box):
 def test_fork_bomb_is_contained(box):
     t0 = time.monotonic()
     res = box.exec("bomb() { bomb | bomb & }; bomb; sleep 30", timeout=3)
-    assert res.timed_out and time.monotonic() - t0 < 3 + docker_backend.EXEC_GRACE_S + 5
+    # either the bomb runs until the timeout, or its own shell can no longer fork and gives up
+    assert res.timed_out or res.exit_code != 0, res
+    assert time.monotonic() - t0 < 3 + docker_backend.EXEC_GRACE_S + 5
     assert box.exec("echo alive").stdout == "alive\n"
     assert leftover_pids(box) == []
 

@@ -29,6 +29,7 @@ def test_same_container_is_reused_and_reset():
             box.write_files({"junk.txt": "junk"})
             box._exec_raw(["sh", "-c", "setsid sleep 300 </dev/null >/dev/null 2>&1 &"], 5, None, 1000, wrap=False)
             assert box.exec("echo x > /tmp/t && echo y > /dev/shm/s").ok
+            assert box.exec("mkdir -p ro/d /tmp/ro && touch ro/d/f /tmp/ro/f && chmod -R a-w ro /tmp/ro").ok
         with pool.checkout({"second.txt": "2"}) as box:
             assert box.id == first_id, "the warm container was not reused"
             assert box.exec("ls -A").stdout.split() == [".git", "second.txt"]
