@@ -2,8 +2,10 @@
 
 import argparse
 import sys
+from pathlib import Path
 
-HELP = "build the sandbox image, check a backend against hostile code, show status"
+HELP = ("build the docker sandbox image, check a backend against hostile code, show status "
+        "(the local backend is WEAKER isolation than docker)")
 
 DESCRIPTION = """\
 Sandbox backends:
@@ -44,7 +46,7 @@ def _build(args) -> int:
 def _check(args) -> int:
     from codeagent.sandbox import resolve_backend
     from codeagent.sandbox.check import main_check
-    return main_check(resolve_backend(args.backend), args.out)
+    return main_check(resolve_backend(args.backend), Path(args.out) if args.out else None)
 
 
 def _status(args) -> int:
