@@ -67,7 +67,7 @@ _client = None
 _client_lock = threading.Lock()
 _live: dict[str, object] = {}  # container id -> container, removed at exit/signal
 _live_lock = threading.RLock()  # re-entrant: signal handlers take it in the main thread
-_hooks_installed = False
+_atexit_installed = _signals_installed = False
 _stale_cleaned = False
 
 
@@ -88,7 +88,8 @@ def docker_client():
                 raise SandboxError(f"Docker daemon not reachable at {_daemon_url()} ({type(e).__name__}); "
                                    "start it with `dockerd &` or use --backend local") from None
             _client = client
-        return _client
+    install_cleanup_hooks()
+    return _client
 
 
 def docker_status() -> tuple[bool, str]:
@@ -129,7 +130,7 @@ class DockerSandbox:
         """Why the container can no longer be trusted (a pool then replaces it)."""
         self._lock = threading.Lock()
         self._client = docker_client()
-        _install_hooks()
+        install_cleanup_hooks()
         _clean_stale(self._client)
         if not image_exists(self._client, self.image):
             raise SandboxError(f"sandbox image {self.image} not found; build it with `codeagent sandbox build`")
@@ -377,15 +378,20 @@ def remove_all() -> None:
             pass  # at exit the daemon may be gone; the next start cleans stale containers
 
 
-def _install_hooks() -> None:
-    global _hooks_installed
+def install_cleanup_hooks() -> None:
+    """Remove our containers at exit and on SIGTERM/SIGINT. Idempotent.
+
+    Signal handlers can only be set from the main thread, so this is called wherever the main
+    thread passes (client creation, sandbox start, `SandboxPool()`); atexit covers the rest.
+    """
+    global _atexit_installed, _signals_installed
     with _live_lock:
-        if _hooks_installed:
+        if not _atexit_installed:
+            _atexit_installed = True
+            atexit.register(remove_all)
+        if _signals_installed or threading.current_thread() is not threading.main_thread():
             return
-        _hooks_installed = True
-    atexit.register(remove_all)
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread; atexit still covers exit
+        _signals_installed = True
     for sig in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(sig)
 

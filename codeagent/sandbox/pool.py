@@ -43,7 +43,10 @@ class SandboxPool:
         self.size = size
         self.limits = limits or SandboxLimits()
         module, _, attr = BACKENDS[self.backend].partition(":")
-        self._factory = getattr(importlib.import_module(module), attr)
+        backend_module = importlib.import_module(module)
+        self._factory = getattr(backend_module, attr)
+        # here we are usually on the main thread, the only one that may set signal handlers
+        getattr(backend_module, "install_cleanup_hooks", lambda: None)()
         self._slots = threading.BoundedSemaphore(size)
         self._lock = threading.Lock()
         self._idle: list[Sandbox] = []

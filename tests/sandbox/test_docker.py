@@ -220,8 +220,23 @@ time.sleep(120)
 """
 
 
-def _spawn_holder() -> tuple[subprocess.Popen, str]:
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER], stdout=subprocess.PIPE, text=True,
+# the pool is made on the main thread, the sandbox is opened by a worker thread
+POOL_HOLDER = """
+import threading, time
+from codeagent.sandbox import SandboxLimits
+from codeagent.sandbox.pool import SandboxPool
+pool = SandboxPool("docker", size=1, limits=SandboxLimits())
+def work():
+    with pool.checkout({"a.txt": "a"}) as box:
+        print(box.id, flush=True)
+        time.sleep(120)
+threading.Thread(target=work, daemon=True).start()
+time.sleep(120)
+"""
+
+
+def _spawn_holder(script: str = HOLDER) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
                             cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
     cid = proc.stdout.readline().strip()
     assert cid and container_exists(cid), "holder process did not start a sandbox"
@@ -243,8 +258,9 @@ def test_stale_container_of_killed_harness_is_cleaned_at_next_start():
 
 
 @pytest.mark.slow
-def test_sigterm_removes_containers():
-    proc, cid = _spawn_holder()
+@pytest.mark.parametrize("script", [HOLDER, POOL_HOLDER], ids=["main-thread", "pool-worker-thread"])
+def test_sigterm_removes_containers(script):
+    proc, cid = _spawn_holder(script)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(30) == -signal.SIGTERM
     assert not container_exists(cid)
