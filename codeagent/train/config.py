@@ -1,0 +1,91 @@
+"""The one configuration of the training stage (what `codeagent train` and the improve loop pass)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from codeagent.errors import UserError
+
+DEFAULT_BASE = "smollm2-135m"
+
+
+class TrainError(UserError):
+    """Training data, base model or option the trainer cannot use; the message says the fix."""
+
+
+@dataclass
+class TrainConfig:
+    data: Path
+    """An export folder (`codeagent export --format hf`; an `openai` export's train.jsonl also works)."""
+    out: Path
+    """The checkpoint folder to write: a plain HF model folder, loadable as `hf:OUT`. Intermediate
+    trainer checkpoints go to `OUT/checkpoints/`; a rerun with the same config resumes from them."""
+    base: str = DEFAULT_BASE
+    """Model to fine-tune: `smollm2-135m` (its converted HF folder) or `hf:PATH` (a local folder)."""
+    lora: bool = False
+    """Train a LoRA adapter (merged into the base weights on save) instead of every weight."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator (the update is scaled by alpha / r)."""
+    lora_dropout: float = 0.05
+    """Dropout on the LoRA branch."""
+    epochs: float = 2.0
+    """Passes over the data (ignored when max_steps is set)."""
+    max_steps: int | None = None
+    """Stop after this many optimizer steps (None: run `epochs` epochs)."""
+    lr: float | None = None
+    """Peak learning rate; None: 1e-5 for a full fine-tune, 2e-4 for LoRA (which needs more to move)."""
+    batch_size: int = 4
+    """Sequences per forward pass."""
+    grad_accum: int = 1
+    """Forward passes per optimizer step (effective batch = batch_size * grad_accum)."""
+    max_length: int = 512
+    """Tokens per sequence; longer examples are truncated (counted in training_log.json)."""
+    warmup: float = 0.03
+    """Warm-up: a fraction of the steps when < 1, else a number of steps."""
+    scheduler: str = "cosine"
+    """transformers learning-rate schedule name (linear, cosine, constant, …)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    seed: int = 0
+    """Seeds model init of the LoRA weights, data order and dropout: the same config gives the same run."""
+    save_steps: int = 50
+    """Write a resumable trainer checkpoint every this many steps (and at the end)."""
+    keep_checkpoints: bool = False
+    """Keep `OUT/checkpoints/` after the final model is written (they hold optimizer state: large)."""
+    threads: int | None = None
+    """torch CPU threads (None: torch's default)."""
+    device: str = "cpu"
+    """`cpu` (fp32, the supported setting) or `cuda`."""
+    progress: bool = True
+    """Show the trainer's progress bar."""
+
+    def __post_init__(self) -> None:
+        self.data, self.out = Path(self.data), Path(self.out)
+        for name in ("batch_size", "grad_accum", "max_length", "lora_r", "save_steps"):
+            if getattr(self, name) < 1:
+                raise TrainError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TrainError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.epochs <= 0:
+            raise TrainError(f"epochs must be positive, got {self.epochs}")
+        if self.lr is not None and self.lr <= 0:
+            raise TrainError(f"lr must be positive, got {self.lr}")
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else (2e-4 if self.lora else 1e-5)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["data"], d["out"] = str(self.data), str(self.out)
+        d["learning_rate"] = self.learning_rate
+        return d
+
+    def identity(self) -> dict:
+        """The fields that change the result: a checkpoint from a different identity is not resumed."""
+        skip = {"out", "keep_checkpoints", "threads", "progress", "save_steps"}
+        d = self.to_dict()
+        return {k: d[k] for k in sorted(d) if k not in skip}

@@ -1,0 +1,147 @@
+"""Supervised fine-tuning with TRL's SFTTrainer: full or LoRA (merged on save), fp32 on CPU.
+
+`train_sft(config)` writes a plain Hugging Face folder at `config.out` (safetensors, tokenizer
+with its chat template, README.md card, training_log.json) that `hf:OUT` loads. Trainer
+checkpoints land in `OUT/checkpoints/` every `save_steps`; a rerun with the same config resumes
+from the last one. The final files are written to a staging folder and renamed into place,
+`training_log.json` last: it marks the folder complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+from .card import write_card
+from .config import TrainConfig, TrainError
+from .data import load_training_data, tokenize_conversation
+
+CHECKPOINTS = "checkpoints"
+LOG_FILE = "training_log.json"
+IDENTITY_FILE = "codeagent_train_config.json"
+STAGING = ".final-staging"
+
+
+def resolve_base(spec: str) -> Path:
+    """The HF folder a base-model spec names (only local, trainable folders)."""
+    if spec == "smollm2-135m":
+        from codeagent.models.smollm2 import smollm2_hf_folder
+        return smollm2_hf_folder()
+    prefix, sep, arg = spec.partition(":")
+    if sep and prefix == "hf" and arg:
+        path = Path(arg).expanduser()
+        if not (path / "config.json").is_file():
+            raise TrainError(f"--base {spec}: {path} is not a model folder (no config.json)")
+        return path
+    raise TrainError(f"--base {spec!r}: expected smollm2-135m or hf:PATH (a local transformers folder)")
+
+
+def is_complete(folder: Path) -> bool:
+    return (Path(folder) / LOG_FILE).is_file() and (Path(folder) / "config.json").is_file()
+
+
+def train_sft(config: TrainConfig) -> Path:
+    """Fine-tune `config.base` on `config.data`; returns `config.out` (already trained: returned as is)."""
+    out = config.out
+    data = load_training_data(config.data)
+    identity = {**config.identity(), "data_sha256": data.sha256}
+    if is_complete(out):
+        done = json.loads((out / LOG_FILE).read_text(encoding="utf-8")).get("identity")
+        if done != identity:
+            raise TrainError(f"{out} already holds a model trained with another config or data; "
+                             "pass a new --out, or delete that folder to retrain")
+        return out
+    base = resolve_base(config.base)
+
+    import torch
+    from datasets import Dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+    from trl import SFTConfig, SFTTrainer
+
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    set_seed(config.seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(base))
+    if not getattr(tokenizer, "chat_template", None):
+        raise TrainError(f"base model {base} has no chat template; fine-tune an instruct/chat model")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    rows = [r for r in (tokenize_conversation(tokenizer, m, config.max_length) for m in data.conversations) if r]
+    if not rows:
+        raise TrainError(f"every example of {data.source} lost its assistant turn to truncation at "
+                         f"--max-length {config.max_length}; raise it")
+    stats = {"source": str(data.source), "sha256": data.sha256, "n_examples": len(data.conversations),
+             "n_sequences": len(rows), "n_truncated": sum(r["truncated"] for r in rows),
+             "n_dropped": len(data.conversations) - len(rows)}
+    dataset = Dataset.from_list([{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows])
+
+    ckpt_dir = out / CHECKPOINTS
+    _claim_checkpoints(ckpt_dir, identity)
+    model = AutoModelForCausalLM.from_pretrained(str(base), dtype=torch.float32)
+    peft_config = None
+    if config.lora:
+        from peft import LoraConfig
+        peft_config = LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                                 target_modules="all-linear", task_type="CAUSAL_LM")
+    args = SFTConfig(
+        output_dir=str(ckpt_dir), num_train_epochs=config.epochs, max_steps=config.max_steps or -1,
+        per_device_train_batch_size=config.batch_size, gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate, lr_scheduler_type=config.scheduler, warmup_steps=config.warmup,
+        weight_decay=config.weight_decay, max_length=config.max_length, packing=False,
+        seed=config.seed, data_seed=config.seed, logging_steps=1, logging_first_step=True,
+        save_strategy="steps", save_steps=config.save_steps, save_total_limit=1, report_to="none",
+        use_cpu=config.device == "cpu", bf16=False, fp16=False, dataloader_num_workers=0,
+        disable_tqdm=not config.progress,
+    )
+    trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                         peft_config=peft_config)
+    last = get_last_checkpoint(str(ckpt_dir))
+    started = time.monotonic()
+    result = trainer.train(resume_from_checkpoint=last)
+    trained = trainer.model.merge_and_unload() if config.lora else trainer.model
+    history = trainer.state.log_history
+    log = {"identity": identity, "config": config.to_dict(), "base_folder": str(base), "data": stats,
+           "resumed_from": last, "global_step": trainer.state.global_step,
+           "train_runtime_s": time.monotonic() - started, "train_loss": result.training_loss,
+           "loss_curve": [[h["step"], h["loss"]] for h in history if "loss" in h],
+           "log_history": history}
+    _write_final(out, trained, tokenizer, config, stats, log)
+    if not config.keep_checkpoints:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+    return out
+
+
+def _claim_checkpoints(ckpt_dir: Path, identity: dict) -> None:
+    """Checkpoints are resumed only by the config that wrote them."""
+    marker = ckpt_dir / IDENTITY_FILE
+    if marker.is_file():
+        if json.loads(marker.read_text(encoding="utf-8")) != identity:
+            raise TrainError(f"{ckpt_dir} holds checkpoints of another config or data set; pass a new --out, "
+                             f"or delete {ckpt_dir} to start over")
+        return
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps(identity, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def _write_final(out: Path, model, tokenizer, config: TrainConfig, stats: dict, log: dict) -> None:
+    from codeagent.export.datasheet import read_datasheet
+
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.save_pretrained(str(staging), safe_serialization=True)
+    tokenizer.save_pretrained(str(staging))
+    sheet = read_datasheet(config.data if config.data.is_dir() else config.data.parent)
+    write_card(staging, config.to_dict(), {**stats, "datasheet": sheet}, log)
+    (staging / LOG_FILE).write_text(json.dumps(log, indent=2, default=str), encoding="utf-8")
+    (out / LOG_FILE).unlink(missing_ok=True)
+    names = sorted(p.name for p in staging.iterdir())
+    names = [n for n in names if n not in ("config.json", LOG_FILE)] + ["config.json", LOG_FILE]
+    for name in names:  # config.json makes it loadable, training_log.json marks it complete
+        os.replace(staging / name, out / name)
+    staging.rmdir()
