@@ -40,17 +40,18 @@ EXEC_GRACE_S = 5.0
 HARNESS_OUTPUT_BYTES = 1 << 30
 """Output kept for the harness's own reads (read_file, diff): bounded by the tmpfs anyway."""
 
-# PID 1: reaps orphans (they are re-parented to it) and is immune to kill(-1) from inside.
+# PID 1: reaps orphans (they are re-parented to it). It installs no signal handler, so nothing
+# inside the namespace can signal it (the kernel drops such signals to init); SIGCHLD is blocked
+# and waited for, which has no race between "no child left" and "sleep".
 REAPER = ("import os,signal\n"
-          "signal.signal(signal.SIGTERM, lambda *a: os._exit(0))\n"
-          "signal.signal(signal.SIGCHLD, lambda *a: None)\n"
+          "signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])\n"
           "while True:\n"
           "    try:\n"
-          "        os.waitpid(-1, 0)\n"
+          "        while os.waitpid(-1, os.WNOHANG)[0]:\n"
+          "            pass\n"
           "    except ChildProcessError:\n"
-          "        signal.pause()\n"
-          "    except InterruptedError:\n"
-          "        pass\n")
+          "        pass\n"
+          "    signal.sigtimedwait([signal.SIGCHLD], 60)\n")
 # Runs every command: bounded by `timeout` (kills its process group), then kills every process
 # of the uid that is left (daemons, setsid escapes). `kill` is a builtin: needs no free pid.
 WRAPPER = 't=$1; shift; timeout -s KILL "$t" "$@"; rc=$?; kill -9 -1 2>/dev/null; exit $rc'

@@ -292,3 +292,15 @@ def test_missing_daemon_is_a_clear_error(monkeypatch):
 def test_bad_snapshot_is_refused_before_any_container(snapshot, message):
     with pytest.raises(SnapshotError, match=message):
         open_docker_sandbox(snapshot, SMALL)
+
+
+def test_candidate_cannot_kill_pid1_or_outlive_killing_the_wrapper(box):
+    res = box.exec("kill -KILL 1; kill -TERM 1; kill -STOP 1; echo tried", timeout=5)
+    assert res.stdout == "tried\n"
+    # killing every process it can see (the harness wrapper included) leaves the sandbox usable
+    res = box.exec(["python3", "-c", "import os, time; os.kill(-1, 9); time.sleep(60)"], timeout=2)
+    assert res.timed_out or res.exit_code != 0
+    assert res.duration < 2 + 2 * docker_backend.EXEC_GRACE_S
+    assert box.exec("echo alive").stdout == "alive\n"
+    assert leftover_pids(box) == []
+    assert box.exec("cat /proc/1/status").stdout.count("State:\tS") == 1
