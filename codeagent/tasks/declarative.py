@@ -118,4 +118,17 @@ def _load_functions(root: Path, set_name: str, split: dict[str, str]) -> list[Ta
                 metadata={"source": f"{fam_path.relative_to(root)}", "family": family,
                           "tier": int(raw["tier"]), "tags": list(raw.get("tags", []))},
             ))
-    return tasks
+    return _round_robin(tasks)
+
+
+def _round_robin(tasks: list[Task]) -> list[Task]:
+    """Interleave families (each in file order), so that any prefix (`--max-tasks M`) is a
+    slice balanced over families rather than M tasks of the first family."""
+    by_family: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_family.setdefault(t.metadata["family"], []).append(t)
+    queues = list(by_family.values())
+    out: list[Task] = []
+    for i in range(max((len(q) for q in queues), default=0)):
+        out.extend(q[i] for q in queues if i < len(q))
+    return out
