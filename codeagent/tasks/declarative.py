@@ -122,12 +122,12 @@ def _load_functions(root: Path, set_name: str, split: dict[str, str]) -> list[Ta
 
 
 def _round_robin(tasks: list[Task]) -> list[Task]:
-    """Interleave families (each in file order), so that any prefix (`--max-tasks M`) is a
+    """Interleave families (each by tier, then file order), so that any prefix (`--max-tasks M`) is a
     slice balanced over families rather than M tasks of the first family."""
     by_family: dict[str, list[Task]] = {}
     for t in tasks:
         by_family.setdefault(t.metadata["family"], []).append(t)
-    queues = list(by_family.values())
+    queues = [sorted(q, key=lambda t: t.metadata["tier"]) for q in by_family.values()]  # stable
     out: list[Task] = []
     for i in range(max((len(q) for q in queues), default=0)):
         out.extend(q[i] for q in queues if i < len(q))
