@@ -205,8 +205,14 @@ class LocalSandbox:
             "private_tmp": iso["pid_ns"],
             "rlimits": ["cpu", "address space", "file size", "open files"] + (["processes"] if root else []),
             "daemons_killed_after_exec": iso["pid_ns"] or root,
-            "not_contained": ["reading world-readable host files", "total disk use (per-file limit only)",
-                              "kernel exploits"] + ([] if iso["net_ns"] else ["network"]),
+            # Names of `codeagent.sandbox.check` cases this sandbox does NOT claim to contain.
+            "not_contained": ["host_read_world_readable", "disk_fill_many_files"]
+                             + ([] if iso["net_ns"] else ["network"])
+                             + ([] if iso["pid_ns"] else ["host_write"])
+                             + ([] if iso["pid_ns"] or root else ["daemon", "kill_all", "leftovers"])
+                             + ([] if root else ["fork_bomb", "host_read"]),
+            "not_contained_why": "world-readable host files stay readable; only each file's size is "
+                                 "bounded, not the total; a shared kernel" + ("" if iso["net_ns"] else "; network open"),
         }
 
     # -- protocol -------------------------------------------------------------------------------
