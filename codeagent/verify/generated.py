@@ -16,7 +16,7 @@ from codeagent.tasks.base import Task
 from .agreement import codet_rank
 from .base import Candidate, VerifyError
 from .record import GeneratedVerdict
-from .testgen import GENERATED_TEST_FILE, GeneratedTests, test_module
+from .testgen import GENERATED_TEST_FILE, GeneratedTests, generated_test_file
 
 
 class GeneratedVerifier:
@@ -39,7 +39,7 @@ class GeneratedVerifier:
         if not gen.tests or not task.entry_point or not (task.prompt_file or "").endswith(".py"):
             return None
         module = PurePosixPath(task.prompt_file).with_suffix("").as_posix().replace("/", ".")
-        return test_module(gen, module, task.entry_point)
+        return generated_test_file(gen, module, task.entry_point)
 
     def jobs(self, task: Task, candidates: Sequence[Candidate]) -> list[TestJob]:
         source = self.module(task)

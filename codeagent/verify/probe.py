@@ -128,7 +128,7 @@ def example_inputs(problem_statement: str, entry: str) -> list[tuple]:
     return out
 
 
-def test_pairs(test_source: str, entry: str) -> list[tuple[tuple, object]]:
+def assert_pairs(test_source: str, entry: str) -> list[tuple[tuple, object]]:
     """(args, expected) of `entry(literals) == literal` comparisons in one test's source."""
     try:
         tree = ast.parse(test_source)

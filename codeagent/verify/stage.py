@@ -28,7 +28,7 @@ from .base import Candidate, VerifyError
 from .gap import gap_report
 from .generated import GeneratedVerifier
 from .hacks import static_flags
-from .probe import docstring_pairs, example_inputs, hardcoded_flags, probe_flags, probe_job, test_pairs
+from .probe import docstring_pairs, example_inputs, hardcoded_flags, probe_flags, probe_job, assert_pairs
 from .record import GAP_REPORT_FILE, GENERATED_TESTS_FILE, TRAJECTORIES_FILE, VERDICTS_FILE, Verdict
 from .testgen import GeneratedTests, generate_tests
 
@@ -168,7 +168,7 @@ def _verify_chunk(chunk, engine, generated: GeneratedVerifier | None, heldout, c
                 if generated and task.id in generated.tests:
                     passed = generated.passed_tests(c, reports)
                     pairs += [p for src in generated.tests[task.id].tests if _test_name(src) in passed
-                              for p in test_pairs(src, task.entry_point)]
+                              for p in assert_pairs(src, task.entry_point)]
             c.hack_flags += hardcoded_flags(task.repo_files, c.files, pairs)
         if generated:
             for aid, part in generated.judge(task, cands[task.id], reports).items():
@@ -215,7 +215,7 @@ def _probe_jobs(task, candidates, generated: GeneratedVerifier | None, timeout_s
         return []
     inputs = example_inputs(task.problem_statement, task.entry_point)
     if generated and task.id in generated.tests:
-        inputs += [args for src in generated.tests[task.id].tests for args, _ in test_pairs(src, task.entry_point)]
+        inputs += [args for src in generated.tests[task.id].tests for args, _ in assert_pairs(src, task.entry_point)]
     out = []
     for c in candidates:
         if c.files is not None:

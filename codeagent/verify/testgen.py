@@ -81,7 +81,7 @@ def generate_tests(model: Model, tasks: list, samples: int = 4, n_tests: int = 1
     return out
 
 
-def test_module(generated: GeneratedTests, module: str, entry_point: str) -> str:
+def generated_test_file(generated: GeneratedTests, module: str, entry_point: str) -> str:
     """The test file run against each candidate: every generated test as its own function."""
     head = [f"import {m}" for m in generated.imports]
     head.append(f"from {module} import {entry_point}")
