@@ -101,11 +101,12 @@ class SandboxPool:
             box.close()
 
     def close(self) -> None:
-        """Remove every sandbox of the pool (idle ones now; checked-out ones when returned)."""
+        """Remove every sandbox of the pool, including checked-out ones (their execs then fail
+        as data, and returning them is a no-op): a pool is closed when its run is over."""
         with self._lock:
             self._closed = True
-            idle, self._idle = self._idle, []
-        for box in idle:
+            boxes, self._idle = list(self._all), []
+        for box in boxes:
             self._discard(box)
 
     def __enter__(self) -> "SandboxPool":

@@ -97,3 +97,20 @@ def test_local_backend_works_through_the_same_pool():
             assert box.read_file("b.txt") == b"b"
             with pytest.raises(FileNotFoundError):
                 box.read_file("junk")
+
+
+@pytest.mark.docker
+def test_close_removes_idle_and_checked_out_containers():
+    before = our_container_ids()
+    pool = SandboxPool("docker", size=2, limits=LIMITS)
+    with pool.checkout({"a": "a"}):
+        pass  # now idle
+    with pool.checkout({"b": "b"}) as box:
+        assert len(our_container_ids() - before) == 1
+        with pool.checkout({"c": "c"}):
+            assert len(our_container_ids() - before) == 2
+            pool.close()
+            assert our_container_ids() == before
+        res = box.exec("true")
+        assert res.exit_code is None and res.error  # a failure as data, not an exception
+    assert our_container_ids() == before
