@@ -256,10 +256,7 @@ class DockerSandbox:
                     self.broken = "exec stream did not close after killing every sandbox process"
             _close(raw)
             duration = time.monotonic() - t0
-            try:
-                code = api.exec_inspect(eid).get("ExitCode")
-            except Exception:  # noqa: BLE001
-                code = None
+            code = _exit_code(api, eid)
             timed_out = stuck or (code == 137 and duration >= timeout)
             if code in (None, 137) or timed_out:
                 self._kill_all()  # the wrapper itself may have been killed before its own cleanup
@@ -273,14 +270,28 @@ class DockerSandbox:
 
     def _kill_all(self) -> None:
         api = self._client.api
-        for _ in range(3):
+        for attempt in range(3):
             try:
                 eid = api.exec_create(self.id, ["sh", "-c", KILL_ALL], user=USER)["Id"]
                 api.exec_start(eid)
                 return
             except Exception as e:  # noqa: BLE001 — pids exhausted right now: retry shortly
-                self.broken = f"could not kill leftover processes: {e}"
+                if attempt == 2:
+                    self.broken = f"could not kill leftover processes: {e}"
                 time.sleep(0.2)
+
+
+def _exit_code(api, exec_id: str) -> int | None:
+    """The exec's exit code; the daemon may record it a moment after the stream closes."""
+    for _ in range(20):
+        try:
+            info = api.exec_inspect(exec_id)
+        except Exception:  # noqa: BLE001 — the container is gone: no exit code to report
+            return None
+        if not info.get("Running"):
+            return info.get("ExitCode")
+        time.sleep(0.05)
+    return None
 
 
 class _StreamReader(threading.Thread):
