@@ -11,6 +11,7 @@ reused container). Prints a markdown table.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -58,6 +59,8 @@ def main() -> int:
     with open_sandbox("docker", SMALL_REPO, limits) as box:
         rows.append(("docker warm exec `true` (incl. kill of leftovers)",
                      median_s(lambda: box.exec("true"), args.reps)))
+        rows.append(("  for reference: bare `docker exec true` (no timeout, no cleanup)",
+                     median_s(lambda: box.container.exec_run(["true"], user="1000:1000"), args.reps)))
     with SandboxPool("docker", size=1, limits=limits) as pool:
         def checkout() -> None:
             with pool.checkout(SMALL_REPO):
@@ -66,7 +69,8 @@ def main() -> int:
                      median_s(checkout, args.reps)))
 
     base = rows[0][1]
-    print(f"\nmedian of {args.reps} runs each\n")
+    load = os.getloadavg()[0]
+    print(f"\nmedian of {args.reps} runs each; {os.cpu_count()} CPUs, load average {load:.1f}\n")
     print("| operation | median | × local subprocess |")
     print("|---|---:|---:|")
     for name, t in rows:
