@@ -1,0 +1,91 @@
+"""What the loop shows a person: the table of iterations, a learning-curve PNG, report.md."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from .config import ImproveConfig
+
+PLOT_FILE = "learning_curve.png"
+REPORT_FILE = "report.md"
+
+
+def _fmt(x) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def rows(cfg: ImproveConfig, metrics: list[dict]) -> tuple[list[str], list[list[str]]]:
+    k = f"pass@{cfg.eval_samples}" if cfg.eval_samples > 1 else None
+    head = ["iter", "model", "eval pass@1"] + ([f"eval {k}"] if k else []) + [
+        "train solve", "gen. precision", "gen. recall", "examples", "distinct/task", "pairwise dist", "wall s"]
+    out = []
+    for m in metrics:
+        v, e, d = m.get("verifier", {}), m.get("eval", {}), m.get("diversity", {})
+        model = m.get("model", "")
+        model = "base" if m["iteration"] == 0 else ("(untrained)" if m.get("training", {}).get("model") is None else f"iter_{m['iteration'] - 1}/model")
+        out.append([str(m["iteration"]), model, _fmt(e.get("pass@1"))] + ([_fmt(e.get(k))] if k else []) + [
+            _fmt(v.get("train_solve_rate")), _fmt(v.get("generated_precision")), _fmt(v.get("generated_recall")),
+            _fmt(m.get("data", {}).get("n_examples")), _fmt(d.get("distinct_per_task")),
+            _fmt(d.get("mean_pairwise_distance")), f"{sum(m.get('wall_s', {}).values()):.0f}"])
+    return head, out
+
+
+def print_table(cfg: ImproveConfig, metrics: list[dict]) -> None:
+    head, body = rows(cfg, metrics)
+    table = Table(title=f"improve: {cfg.task_set} ({cfg.verifier} verifier)")
+    for h in head:
+        table.add_column(h, justify="right")
+    for r in body:
+        table.add_row(*r)
+    Console().print(table)
+
+
+def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    its = [m["iteration"] for m in metrics]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    series = {"eval pass@1 (greedy)": [m.get("eval", {}).get("pass@1") for m in metrics]}
+    if cfg.eval_samples > 1:
+        series[f"eval pass@{cfg.eval_samples}"] = [m.get("eval", {}).get(f"pass@{cfg.eval_samples}") for m in metrics]
+    series["train solve rate"] = [m.get("verifier", {}).get("train_solve_rate") for m in metrics]
+    series["generated-verifier precision"] = [m.get("verifier", {}).get("generated_precision") for m in metrics]
+    for label, ys in series.items():
+        pts = [(x, y) for x, y in zip(its, ys) if y is not None]
+        if pts:
+            ax.plot(*zip(*pts), marker="o", label=label)
+    ax.set_xlabel("iteration (0 = base model)")
+    ax.set_ylabel("rate")
+    ax.set_ylim(0, 1)
+    ax.set_xticks(its)
+    ax.set_title(f"{cfg.model} on {cfg.task_set}, {cfg.verifier} verifier")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
+    plot(cfg, metrics, out / PLOT_FILE)
+    head, body = rows(cfg, metrics)
+    lines = [f"# improve: {cfg.task_set}, {cfg.verifier} verifier", "",
+             f"Base model `{cfg.model}`, {cfg.iterations} iteration(s), {cfg.samples} sample(s) per train task, "
+             f"eval on `{cfg.eval_task_set}` test split.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in body]
+    first, last = metrics[0].get("eval", {}).get("pass@1"), metrics[-1].get("eval", {}).get("pass@1")
+    if first is not None and last is not None:
+        verdict = "improved" if last > first else ("did not change" if last == first else "got worse")
+        lines += ["", f"Eval pass@1 went from {first:.3f} (base) to {last:.3f}: the model {verdict}."]
+    lines += ["", f"![learning curve]({PLOT_FILE})", "", "Stage wall times (s):", ""]
+    for m in metrics:
+        lines.append(f"- iteration {m['iteration']}: " + ", ".join(f"{k} {v:.0f}" for k, v in m.get("wall_s", {}).items()))
+    lines += ["", "Config:", "", "```json", json.dumps(cfg.to_dict(), indent=2), "```", ""]
+    (out / REPORT_FILE).write_text("\n".join(lines))
