@@ -47,7 +47,7 @@ def _convert(agent: str, key: str, value, default):
             return tuple(value.split(","))
         return type(default)(value)
     except ValueError:
-        raise UserError(f"option {key} of agent {agent!r} must be a {type(default).__name__}, got {value!r}") from None
+        raise UserError(f"option {key} of agent {agent!r} must be of type {type(default).__name__}, got {value!r}") from None
 
 
 __all__ = ["AGENTS", "Agent", "FormatError", "LimitsExceeded", "Submitted", "make_agent"]
