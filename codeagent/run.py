@@ -252,15 +252,28 @@ def _reconcile(out: Path, record: dict) -> dict:
         old = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise RunError(f"{path}: not valid JSON ({e}); fix it or use a new --out") from None
-    differ = [k for k in sorted(set(old) | set(record)) if k not in SAFE_FIELDS and old.get(k) != record.get(k)]
+    record = json.loads(json.dumps(record))  # compare as stored (tuples are lists in JSON)
+    differ = _differences({k: v for k, v in old.items() if k not in SAFE_FIELDS},
+                          {k: v for k, v in record.items() if k not in SAFE_FIELDS})
     if differ:
-        lines = "; ".join(f"{k}: was {_short(old.get(k))}, now {_short(record.get(k))}" for k in differ)
+        lines = "; ".join(f"{k}: was {_short(a)}, now {_short(b)}" for k, a, b in differ)
         raise RunError(f"{out} holds a run with a different config ({lines}). Rerun with the same settings "
                        f"to resume it, or pass a new --out.")
     merged = {**old, **{k: record[k] for k in SAFE_FIELDS if k in record and k not in ("run_id", "created")}}
     merged["resumed"] = [*old.get("resumed", []), record["created"]]
     _write_json(path, merged)
     return merged
+
+
+def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    out = []
+    for k in sorted(set(old) | set(new)):
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{k}.")
+        elif a != b:
+            out.append((prefix + k, a, b))
+    return out
 
 
 def _short(value) -> str:
