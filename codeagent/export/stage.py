@@ -133,12 +133,14 @@ def export_runs(run_dirs: list[Path], verifier: str, fmt: str, out: Path, *, max
 
 def _tasks_of(runs: list[RunData]) -> dict[tuple[str, str], Task]:
     out = {}
-    for name in sorted({r.config["task_set"] for r in runs} | {a.task_set for r in runs for a in r.attempts}):
+    # A run's config names its set as given (a registry name or a path); attempts carry the set's
+    # own name, which is what tasks are keyed by.
+    for name in sorted({r.config["task_set"] for r in runs}):
         try:
             ts = load_task_set(name)
         except TaskSetError as e:
             raise ExportError(f"cannot load task set {name!r} named by the runs: {e}") from None
-        out.update({(name, t.id): t for t in ts.tasks(None)})
+        out.update({(t.task_set, t.id): t for t in ts.tasks(None)})
     return out
 
 
