@@ -54,6 +54,12 @@ class Agent(Protocol):
 
     name: str
     """Registry key (`rewrite`, `bash`), recorded in every attempt."""
+    config_class: type
+    """The agent's config dataclass; `make_agent(name, **options)` overrides its fields."""
+
+    def check(self, task: Task) -> None:
+        """Raise a UserError if this agent cannot work on `task` (checked before a run starts)."""
+        ...
 
     def config_dict(self) -> dict:
         """The agent's full configuration, recorded with every attempt and in config.json."""

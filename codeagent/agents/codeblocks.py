@@ -104,7 +104,7 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
         text = "\n".join(reply_lines[_first_line(node) - 1:node.end_lineno])
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if node.name in stub_defs:
-                replaced[node.name] = text
+                replaced[node.name] = _keep_docstring(stub, stub_defs[node.name], node, reply_lines) or text
             else:
                 inserted.append(text)
         elif isinstance(node, (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)):
@@ -133,6 +133,26 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
             cursor = start
     out.extend(stub_lines[cursor:])
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _keep_docstring(stub: str, old: ast.AST, new: ast.AST, reply_lines: list[str]) -> str | None:
+    """`new`'s source with `old`'s docstring put back when the reply dropped it: the docstring's
+    examples are the task's visible tests, and a function without them would pass them vacuously."""
+    if not isinstance(old, (ast.FunctionDef, ast.AsyncFunctionDef)) or ast.get_docstring(old) is None \
+            or not isinstance(new, (ast.FunctionDef, ast.AsyncFunctionDef)) or ast.get_docstring(new) is not None:
+        return None
+    first = new.body[0]
+    if first.lineno == new.lineno:  # `def f(x): return x` on one line: nothing to insert into
+        return None
+    doc = old.body[0]
+    stub_lines = stub.splitlines()
+    old_indent = stub_lines[doc.lineno - 1][:doc.col_offset]
+    new_indent = reply_lines[first.lineno - 1][:first.col_offset]
+    docstring = [new_indent + line[len(old_indent):] if line.startswith(old_indent) else line
+                 for line in stub_lines[doc.lineno - 1:doc.end_lineno]]
+    start = _first_line(new)
+    return "\n".join(reply_lines[start - 1:first.lineno - 1] + docstring
+                     + reply_lines[first.lineno - 1:new.end_lineno])
 
 
 def _first_line(node: ast.AST) -> int:

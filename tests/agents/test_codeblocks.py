@@ -104,3 +104,16 @@ def test_stop_string_on_real_smollm2_replies_keeps_the_code():
         assert code is not None and defines(code, r["entry_point"]), r["text"][:300]
         # The cut text holds exactly the first block: nothing after its closing fence.
         assert len(code_blocks(cut)) == 1
+
+
+def test_splice_keeps_the_stubs_docstring_when_the_reply_drops_it():
+    """The docstring's examples are the visible tests; without them doctest passes vacuously."""
+    import doctest
+    import types
+    out = splice_function(STUB, "def area(radii):\n  return sum(math.pi * r * r for r in radii)\n", "area")
+    assert '  """Total area of circles.\n  >>> round(area([1.0]), 2)' in out
+    module = types.ModuleType("solution")
+    exec(compile(out, "solution.py", "exec"), module.__dict__)
+    assert doctest.testmod(module).attempted == 1
+    mine = splice_function(STUB, 'def area(radii):\n    "Mine."\n    return 0.0\n', "area")
+    assert "Mine." in mine and "Total area" not in mine

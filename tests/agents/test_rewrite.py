@@ -7,6 +7,7 @@ import pytest
 from codeagent.agents import make_agent
 from codeagent.agents.rewrite import RewriteTaskError, target_file
 from codeagent.tasks import Task, load_tasks, tasks_by_id
+from codeagent.tasks.declarative import EXAMPLES_FILE, EXAMPLES_TEST  # the pyfuncs visible test: doctests
 
 from agent_helpers import heldout_passes, run_once
 
@@ -20,12 +21,11 @@ def humaneval():
 
 def double_task() -> Task:
     stub = 'import math\n\n\ndef double(x):\n    """Twice x.\n    >>> double(3)\n    6\n    """\n'
-    visible = "import solution\n\n\ndef test_examples():\n    assert solution.double(3) == 6\n"
     return Task(id="local/double", task_set="local", split="train", problem_statement=stub,
                 repo_files={"solution.py": stub},
                 heldout_tests={"test_heldout.py": "from solution import double\n\n\ndef test_d():\n"
                                                   "    assert double(-4) == -8\n"},
-                visible_tests={"test_examples.py": visible}, entry_point="double", prompt_file="solution.py")
+                visible_tests={EXAMPLES_FILE: EXAMPLES_TEST}, entry_point="double", prompt_file="solution.py")
 
 
 def test_correct_reply_gives_a_patch_that_applies_and_solves(humaneval, tmp_path):
