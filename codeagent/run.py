@@ -231,8 +231,7 @@ def _existing(traj: Path) -> set[str]:
 
 def _config_record(config: RunConfig, agent_config: dict, tasks: list[Task]) -> dict:
     d = asdict(config)
-    d.pop("agent_options")
-    d["limits"] = asdict(config.limits)
+    d.pop("agent_options")  # recorded resolved, as agent_config
     return {"format_version": FORMAT_VERSION, "run_id": None, **d, "agent_config": agent_config,
             "task_ids": [t.id for t in tasks], "code_version": code_version(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

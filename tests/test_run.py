@@ -183,3 +183,23 @@ def test_smollm2_run_end_to_end(tmp_path):
         assert row["exit_status"] == "submitted", (row["exit_status"], reply["content"][:500])
         files = apply_patch(tasks[row["task_id"]].repo_files, row["patch"])
         assert files["solution.py"] != tasks[row["task_id"]].repo_files["solution.py"]
+
+
+@pytest.mark.docker
+def test_run_in_docker_sandboxes(tmp_path):
+    """Both agents through the docker backend (warm pool): same records as with local."""
+    probe = ["```bash\nls -la && cat solution.py | head -3\n```",
+             "```bash\nprintf '    return None\\n' >> solution.py && python3 -c 'import solution'\n```",
+             "```bash\nsubmit\n```"]
+    script = tmp_path / "probe.json"
+    script.write_text(json.dumps({"rules": [{"match": "Solve this task", "replies": probe}]}))
+    bash = run_agent(config(script, agent="bash", samples=1, backend="docker"), tmp_path / "bash")
+    rewrite = run_agent(config(write_script(tmp_path / "s.json"), samples=1, backend="docker"), tmp_path / "rw")
+    assert bash.exit_statuses == {"submitted": 3} and rewrite.exit_statuses == {"submitted": 3}
+    for r in lines(tmp_path / "bash"):
+        assert r["sandbox_backend"] == "docker"
+        assert "solution.py" in r["steps"][0]["observation"] and "test_heldout" not in r["steps"][0]["observation"]
+        assert r["steps"][1]["exit_code"] == 0
+        assert "+    return None" in r["patch"] and "__pycache__" not in r["patch"]
+    for r in lines(tmp_path / "rw"):
+        assert r["sandbox_backend"] == "docker" and r["patch"].startswith("diff --git a/solution.py")

@@ -46,14 +46,26 @@ def code_blocks(text: str) -> list[CodeBlock]:
         pos = c.end()
 
 
-def python_code(reply: str) -> str | None:
-    """The code of the first python (or bare) block; else the whole reply if it parses; else None."""
+def python_code(reply: str, stub: str = "") -> str | None:
+    """The code of the first python (or bare) block; else the whole reply if it is code; else None.
+
+    A reply without fences counts as code only if it parses (alone, or as an indented body
+    appended to `stub`) and is more than bare expressions: "Hello" parses too, and is not code.
+    """
     for block in code_blocks(reply):
         if block.lang in PYTHON_LANGS and block.code.strip():
             return block.code
-    if reply.strip() and "```" not in reply and _parses(reply):
+    if reply.strip() and "```" not in reply and _is_code(reply, stub):
         return reply
     return None
+
+
+def _is_code(text: str, stub: str) -> bool:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return bool(stub) and text[:1] in (" ", "\t") and _parses(stub.rstrip("\n") + "\n" + text)
+    return not all(isinstance(n, ast.Expr) for n in tree.body)
 
 
 def _parses(code: str) -> bool:

@@ -92,7 +92,7 @@ class RewriteAgent:
             if rounds:
                 ignore_artefacts(sandbox)
             for round_ in range(rounds + 1):
-                code = python_code(dialogue.ask())
+                code = python_code(dialogue.ask(), original if task.entry_point else "")
                 if code is None:
                     raise FormatError(prompts.REWRITE_NO_CODE.format(target=task.entry_point or path))
                 content = splice_function(original, code, task.entry_point) if task.entry_point else code

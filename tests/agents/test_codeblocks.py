@@ -48,6 +48,9 @@ def test_python_code_prefers_blocks_then_raw_code_then_nothing():
     assert python_code("Sure:\n```python\nx = 1\n```\n```python\ny = 2\n```") == "x = 1\n"
     assert python_code("def f(a):\n    return a + 1\n") == "def f(a):\n    return a + 1\n"
     assert python_code("I cannot solve this, sorry.") is None
+    assert python_code("Hello") is None and python_code("submit") is None  # parses, but is not code
+    body = "    return sum(radii)\n"
+    assert python_code(body) is None and python_code(body, STUB) == body  # a completion of the stub
     assert python_code("```bash\nls\n```") is None  # a shell block is not python code
 
 
