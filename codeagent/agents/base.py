@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Protocol
 
-from codeagent.models.base import Message, Model, SamplingParams
+from codeagent.models.base import Model, SamplingParams
 from codeagent.sandbox.base import Sandbox
 from codeagent.tasks.base import Task
 from codeagent.trajectory import Attempt
