@@ -203,3 +203,12 @@ def test_run_in_docker_sandboxes(tmp_path):
         assert "+    return None" in r["patch"] and "__pycache__" not in r["patch"]
     for r in lines(tmp_path / "rw"):
         assert r["sandbox_backend"] == "docker" and r["patch"].startswith("diff --git a/solution.py")
+
+
+def test_sample_seeds_depend_only_on_seed_task_and_index():
+    from codeagent.agents.base import derive_seed
+    code = "from codeagent.agents.base import derive_seed; print(derive_seed(7, 'HumanEval/3', 1))"
+    other_process = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(other_process.stdout) == derive_seed(7, "HumanEval/3", 1)
+    seeds = {derive_seed(s, t, k) for s in (0, 1) for t in ("a", "b") for k in range(3)}
+    assert len(seeds) == 12 and all(0 <= x < 2 ** 31 for x in seeds)

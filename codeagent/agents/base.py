@@ -110,9 +110,10 @@ class Dialogue:
 
 
 def derive_seed(seed: int, *parts) -> int:
-    """A 63-bit seed determined by `seed` and `parts` (stable across processes and Python runs)."""
+    """A seed determined by `seed` and `parts`, stable across processes and Python runs (sha256,
+    not hash()). 31 bits: servers that read `seed` as an int32 accept it."""
     h = hashlib.sha256(repr((seed, *parts)).encode()).digest()
-    return int.from_bytes(h[:8], "big") >> 1
+    return int.from_bytes(h[:4], "big") >> 1
 
 
 def take_patch(sandbox: Sandbox, attempt: Attempt) -> None:
