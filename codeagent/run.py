@@ -171,11 +171,12 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
         return a
 
     n_new, tokens, streak = 0, [0, 0], []
-    progress = _Progress(config.progress, n_total, n_before)
-    pool = SandboxPool(config.backend, size=config.concurrency, limits=config.limits, quiet=not config.progress)
-    executor = make_executor(config.executor, workers=config.concurrency)
-    writer = JsonlAppender(traj)
+    pool = executor = writer = progress = None
     try:
+        pool = SandboxPool(config.backend, size=config.concurrency, limits=config.limits, quiet=not config.progress)
+        executor = make_executor(config.executor, workers=config.concurrency)
+        writer = JsonlAppender(traj)
+        progress = _Progress(config.progress, n_total, n_before)
         for outcome in executor.map_unordered(attempt, pending):
             if not outcome.ok:
                 task, k = outcome.item
@@ -204,13 +205,10 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
                 tokens[0] += a.prompt_tokens
                 tokens[1] += a.completion_tokens
     finally:
-        progress.close()
-        writer.close()
-        executor.close()
-        pool.close()
-        close = getattr(model, "close", None)
-        if close:
-            close()
+        for part in (progress, writer, executor, pool, model):
+            close = getattr(part, "close", None)
+            if close:
+                close()
     return n_new, tokens
 
 
