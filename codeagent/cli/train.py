@@ -19,6 +19,8 @@ def add_arguments(p) -> None:
     p.add_argument("--batch-size", type=int, default=4, help="sequences per step (default 4)")
     p.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps (default 1)")
     p.add_argument("--max-length", type=int, default=512, help="tokens per sequence (default 512)")
+    p.add_argument("--warmup", type=float, default=0.03,
+                   help="warm-up: a fraction of the steps when < 1, else a number of steps (default 0.03)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep OUT/checkpoints/ after the final save")
@@ -30,7 +32,7 @@ def run(args) -> int:
 
     config = TrainConfig(data=args.data, out=args.out, base=args.base, lora=args.lora, lora_r=args.lora_r,
                          epochs=args.epochs, lr=args.lr, max_steps=args.max_steps, batch_size=args.batch_size,
-                         grad_accum=args.grad_accum, max_length=args.max_length, seed=args.seed,
+                         grad_accum=args.grad_accum, max_length=args.max_length, warmup=args.warmup, seed=args.seed,
                          save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints, threads=args.threads)
     out = train_sft(config)
     import json

@@ -101,18 +101,43 @@ def train_sft(config: TrainConfig) -> Path:
                          peft_config=peft_config)
     last = get_last_checkpoint(str(ckpt_dir))
     started = time.monotonic()
-    result = trainer.train(resume_from_checkpoint=last)
-    trained = trainer.model.merge_and_unload() if config.lora else trainer.model
-    history = trainer.state.log_history
+    finished = _finished_state(last)
+    if finished is None:
+        train_loss = trainer.train(resume_from_checkpoint=last).training_loss
+        trained = trainer.model.merge_and_unload() if config.lora else trainer.model
+        history, global_step = trainer.state.log_history, trainer.state.global_step
+    else:
+        # Training ended but the final save did not: resuming would run one step too many
+        # (the trainer steps before it checks max_steps), so take the last checkpoint as is.
+        trained = _load_checkpoint(last, model, config.lora)
+        history, global_step = finished["log_history"], finished["global_step"]
+        train_loss = next((h["train_loss"] for h in reversed(history) if "train_loss" in h), None)
     log = {"identity": identity, "config": config.to_dict(), "base_folder": str(base), "data": stats,
-           "resumed_from": last, "global_step": trainer.state.global_step,
-           "train_runtime_s": time.monotonic() - started, "train_loss": result.training_loss,
+           "resumed_from": last, "global_step": global_step,
+           "train_runtime_s": time.monotonic() - started, "train_loss": train_loss,
            "loss_curve": [[h["step"], h["loss"]] for h in history if "loss" in h],
            "log_history": history}
     _write_final(out, trained, tokenizer, config, stats, log)
     if not config.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     return out
+
+
+def _finished_state(checkpoint: str | None) -> dict | None:
+    """The trainer state of `checkpoint` when it is the run's last step (None otherwise)."""
+    if checkpoint is None:
+        return None
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text(encoding="utf-8"))
+    return state if state.get("max_steps") and state["global_step"] >= state["max_steps"] else None
+
+
+def _load_checkpoint(checkpoint: str, base_model, lora: bool):
+    if lora:
+        from peft import PeftModel
+        return PeftModel.from_pretrained(base_model, checkpoint).merge_and_unload()
+    import torch
+    from transformers import AutoModelForCausalLM
+    return AutoModelForCausalLM.from_pretrained(checkpoint, dtype=torch.float32)
 
 
 def _claim_checkpoints(ckpt_dir: Path, identity: dict) -> None:
