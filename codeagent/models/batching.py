@@ -12,12 +12,38 @@ prefilled on their own and spliced in by left-padding whichever side is shorter.
 
 from __future__ import annotations
 
+import atexit
 import threading
+import weakref
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+_RUNNING: "weakref.WeakSet[BatchEngine]" = weakref.WeakSet()
+
+
+def _close_running() -> None:
+    # A daemon decoding thread still inside torch when the interpreter tears down aborts the
+    # process ("terminate called without an active exception"); stop them first.
+    for engine in list(_RUNNING):
+        engine.close()
+
+
+_atexit_registered = False
+
+
+def _register_atexit() -> None:
+    global _atexit_registered
+    if not _atexit_registered:
+        atexit.register(_close_running)
+        _atexit_registered = True
+
+
+IDLE_EXIT_S = 30.0
+"""The decoding thread exits after this long without work (and restarts on the next request),
+so a model dropped without close() does not keep a thread, and its memory, alive."""
 
 PREFILL_TOKENS = 8192
 """At most this many (padded) prompt tokens per prefill forward pass, to bound memory."""
@@ -84,6 +110,8 @@ class BatchEngine:
                 raise RuntimeError("the model was closed")
             self._queue.extend(jobs)
             if self._thread is None:
+                _register_atexit()
+                _RUNNING.add(self)
                 self._thread = threading.Thread(target=self._loop, name="codeagent-decode", daemon=True)
                 self._thread.start()
             self._cv.notify()
@@ -98,8 +126,10 @@ class BatchEngine:
         with self._cv:
             self._closed = True
             self._cv.notify()
-        if self._thread is not None:
-            self._thread.join()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+        _RUNNING.discard(self)
 
     # -- engine thread -----------------------------------------------------------------------
 
@@ -109,7 +139,10 @@ class BatchEngine:
         while True:
             with self._cv:
                 while not self._queue and not self._rows and not self._closed:
-                    self._cv.wait()
+                    if not self._cv.wait(timeout=IDLE_EXIT_S) and not self._queue:
+                        self._thread = None
+                        _RUNNING.discard(self)
+                        return
                 if self._closed and not self._queue and not self._rows:
                     return
                 free = self.max_batch - len(self._rows)

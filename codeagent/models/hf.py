@@ -27,16 +27,13 @@ class HFModel:
         path: a folder with config.json + weights + tokenizer, or a Hugging Face hub id.
         spec: what to record as this model's identity (default `hf:<path>`).
         max_batch: most sequences decoded together (requests beyond it wait for a free slot).
-        threads: torch CPU threads (default: $CODEAGENT_THREADS, else torch's own default).
+        threads: torch CPU threads of the decoding thread (default: $CODEAGENT_THREADS, else
+            `default_threads()`).
         device: torch device for the weights, e.g. "cpu" or "cuda".
         """
-        import torch
-
         if max_batch < 1:
             raise ModelError(f"max_batch must be at least 1, got {max_batch}")
-        threads = threads or _env_threads()
-        if threads:
-            torch.set_num_threads(threads)
+        threads = threads or _env_threads() or default_threads()
         self.spec = spec or f"hf:{path}"
         self.tokenizer, self.model = _load(str(path), device)
         if not getattr(self.tokenizer, "chat_template", None):
@@ -66,6 +63,11 @@ class HFModel:
 
         _check_params(params)
         prompts = [self._encode(conv, i) for i, conv in enumerate(conversations)]
+        limit = self.engine.max_positions
+        for i, prompt in enumerate(prompts):
+            if limit and len(prompt) >= limit:
+                raise ModelError(f"conversation {i} is {len(prompt)} tokens long; {self.spec} holds at most "
+                                 f"{limit} (prompt + reply): shorten it")
         seed = params.seed if params.seed is not None else secrets.randbits(62)
         jobs: list[list[Job]] = []
         for prompt in prompts:
@@ -122,6 +124,17 @@ def _check_params(p: SamplingParams) -> None:
         raise ModelError(f"SamplingParams.top_p must be in (0, 1], got {p.top_p}")
     if any(not s for s in p.stop):
         raise ModelError("SamplingParams.stop contains an empty string; remove it")
+
+
+def default_threads() -> int:
+    """Half the usable cores. Sandboxes run tests alongside generation, and torch's OpenMP threads
+    spin-wait on each other: on an oversubscribed 2-core machine two threads decoded ~10x slower
+    than one (measured), so leave the other half to the rest of the pipeline."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // 2)
 
 
 def _env_threads() -> int | None:

@@ -120,3 +120,14 @@ def test_conversion_into_fresh_cache_replaces_a_broken_one(tmp_path, monkeypatch
     assert (folder / "model.safetensors").is_file() and (folder / "tokenizer_config.json").is_file()
     assert [p.name for p in (tmp_path / "models").iterdir()] == [SPEC]  # no temporary folder left
     assert smollm2_hf_folder() == folder  # the second call finds it done
+
+
+def test_bad_input_is_a_clear_error(model):
+    from codeagent.models import ModelError
+
+    with pytest.raises(ModelError, match="conversation 1 is .* tokens long; smollm2-135m holds at most 8192"):
+        model.generate([CODING, [{"role": "user", "content": "word " * 9000}]])
+    with pytest.raises(ModelError, match=r"conversation 0, message 0: expected \{'role': str"):
+        model.generate([[{"role": "user", "text": "hi"}]])
+    with pytest.raises(ModelError, match="n must be at least 1"):
+        model.generate([CODING], SamplingParams(n=0))
