@@ -171,11 +171,7 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
                                  max_steps=cfg.max_steps, batch_size=cfg.batch_size, max_length=cfg.max_length,
                                  seed=cfg.seed))
     log = path / "training_log.json"
-    losses = []
-    if log.is_file():
-        entries = json.loads(log.read_text())
-        entries = entries.get("log", entries) if isinstance(entries, dict) else entries
-        losses = [e["loss"] for e in entries if isinstance(e, dict) and "loss" in e]
+    losses = [loss for _, loss in json.loads(log.read_text()).get("loss_curve", [])] if log.is_file() else []
     return {"model": f"hf:{path}", "first_loss": losses[0] if losses else None,
             "last_loss": losses[-1] if losses else None, "n_examples": exported["n_examples"]}
 
