@@ -38,8 +38,8 @@ def test_task_shape(task):
              if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     assert len(tests) >= 6, f"{task.id}: {len(tests)} held-out tests"
     stub = task.repo_files["solution.py"]
-    fn = next(n for n in ast.parse(stub).body if isinstance(n, ast.FunctionDef) and n.name == task.entry_point) \
-        if task.entry_point in stub else None
+    fn = next((n for n in ast.parse(stub).body
+               if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == task.entry_point), None)
     assert fn is not None and ast.get_docstring(fn), f"{task.id}: stub needs a docstring'd {task.entry_point}"
     assert task.reference_files and "solution.py" in task.reference_files
 
@@ -67,7 +67,7 @@ def _with_docstring(task) -> str:
     """The reference with the stub's docstring put back, so doctest sees the examples."""
     ref = task.reference_files["solution.py"]
     stub_fn = next(n for n in ast.parse(task.repo_files["solution.py"]).body
-                   if isinstance(n, ast.FunctionDef) and n.name == task.entry_point)
+                   if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == task.entry_point)
     doc = ast.get_docstring(stub_fn, clean=False)
     tree = ast.parse(ref)
     for node in ast.walk(tree):
