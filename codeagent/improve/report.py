@@ -43,7 +43,7 @@ def print_table(cfg: ImproveConfig, metrics: list[dict]) -> None:
         table.add_column(h, justify="right")
     for r in body:
         table.add_row(*r)
-    Console().print(table)
+    Console(width=max(Console().width, 160)).print(table)
 
 
 def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
