@@ -1,0 +1,66 @@
+"""The default model's ability on pyfuncs, per split and tier: greedy pass@1 on every task, and
+sampled pass@k on a family-balanced slice (the slice keeps CPU time bounded).
+
+    python scripts/bench_pyfuncs_model.py [--model smollm2-135m] [--k 8] [--sampled-tasks 24] --out runs/bench_pyfuncs
+Resumable (runs and verification resume); prints markdown tables for BENCHMARKS.md.
+"""
+
+import argparse
+import json
+from collections import defaultdict
+from pathlib import Path
+
+from codeagent.evaluation.passk import pass_at_k
+from codeagent.run import RunConfig, run_agent
+from codeagent.tasks import load_tasks, tasks_by_id
+from codeagent.trajectory import read_jsonl
+from codeagent.verify.stage import VerifyConfig, verify_run
+
+
+def measure(model, split, samples, temperature, max_tasks, out, max_tokens):
+    run_agent(RunConfig(task_set="pyfuncs", split=split, model=model, samples=samples, temperature=temperature,
+                        max_tasks=max_tasks, max_tokens=max_tokens, concurrency=8), out)
+    verify_run(out, ("heldout",), VerifyConfig())
+    counts = {}
+    for v in read_jsonl(out / "verdicts.jsonl"):
+        n, c = counts.get(v["task_id"], (0, 0))
+        counts[v["task_id"]] = (n + 1, c + bool(v["heldout"]["passed"] and not v["hack_flags"]))
+    return counts
+
+
+def table(title, counts, tasks, k):
+    by_tier = defaultdict(list)
+    for tid, nc in counts.items():
+        by_tier[tasks[tid].metadata["tier"]].append(nc)
+    lines = [f"**{title}**", "", "| tier | tasks | " + f"pass@{k} |", "|---|---|---|"]
+    for tier in sorted(by_tier) + ["all"]:
+        rows = [nc for t in by_tier for nc in by_tier[t]] if tier == "all" else by_tier[tier]
+        score = sum(pass_at_k(n, c, k) for n, c in rows) / len(rows)
+        lines.append(f"| {tier} | {len(rows)} | {score:.3f} |")
+    return "\n".join(lines)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="smollm2-135m")
+    ap.add_argument("--k", type=int, default=8)
+    ap.add_argument("--sampled-tasks", type=int, default=24)
+    ap.add_argument("--max-tokens", type=int, default=256)
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_pyfuncs"))
+    args = ap.parse_args()
+    tasks = tasks_by_id(load_tasks("pyfuncs"))
+    parts = []
+    for split in ("test", "train"):
+        c = measure(args.model, split, 1, 0.0, None, args.out / f"greedy_{split}", args.max_tokens)
+        parts.append(table(f"{split} split, greedy (all {len(c)} tasks)", c, tasks, 1))
+    if args.k > 1 and args.sampled_tasks:
+        for split in ("test", "train"):
+            c = measure(args.model, split, args.k, 0.8, args.sampled_tasks, args.out / f"sampled_{split}", args.max_tokens)
+            parts.append(table(f"{split} split, T=0.8, first {len(c)} tasks (family-balanced)", c, tasks, args.k))
+    text = "\n\n".join(parts)
+    (args.out / "tables.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
