@@ -17,7 +17,7 @@ from codeagent.models.smollm2 import smollm2_hf_folder
 def test_local_folder_loads_and_generates():
     folder = smollm2_hf_folder()
     spec = f"hf:{folder}"
-    model = load_model(spec, max_batch=2, threads=2)
+    model = load_model(spec, max_batch=2, threads=1)
     try:
         out = model.generate([[{"role": "system", "content": "You write Python."},
                                {"role": "user", "content": "Write a function that squares x."}]],
