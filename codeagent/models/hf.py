@@ -54,6 +54,8 @@ class HFModel:
     @max_batch.setter
     def max_batch(self, value: int) -> None:
         """Takes effect from the next admission; benchmarks use it to compare batch sizes."""
+        if value < 1:
+            raise ModelError(f"max_batch must be at least 1, got {value}")
         self.engine.max_batch = value
 
     def generate(self, conversations: Sequence[Sequence[Message]],
@@ -76,7 +78,8 @@ class HFModel:
                 gen = None
                 if params.temperature > 0:
                     # Seeded per sample, not per batch: the same (seed, conversation, k) gives the
-                    # same text whatever else is being decoded alongside it.
+                    # same text whatever else is being decoded alongside it (up to float rounding
+                    # differences between batch shapes, which the tests find do not change text).
                     gen = torch.Generator().manual_seed((seed * 1_000_003 + k) % (1 << 63))
                 samples.append(Job(prompt=prompt, max_tokens=params.max_tokens, temperature=params.temperature,
                                    top_p=params.top_p, stop=tuple(params.stop), generator=gen))
