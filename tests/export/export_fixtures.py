@@ -81,7 +81,7 @@ def _prompt(name: str) -> str:
 def single_turn(ts: Path, work: Path, name: str, index: int, code: str) -> Attempt:
     prompt = _prompt(name)
     reply = f"Sure! Here is the function:\n```python\n{code}```\nThis should work."
-    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set=str(ts), split="train",
+    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set="toyset", split="train",
                    sample_index=index, model="smollm2-135m", agent="single", agent_config={},
                    messages=[{"role": "system", "content": SYSTEM},
                              {"role": "user", "content": f"Complete solution.py:\n```python\n{prompt}```"},
@@ -103,7 +103,7 @@ def bash_turns(ts: Path, work: Path, name: str, index: int, code: str) -> Attemp
                          {"role": "user", "content": "Format error: give exactly one ```bash block."}]
         messages += [{"role": "assistant", "content": f"Step {k}.\n```bash\n{a}\n```"},
                      {"role": "user", "content": f"exit code 0\n{o}"}]
-    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set=str(ts), split="train",
+    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set="toyset", split="train",
                    sample_index=index, model="smollm2-135m", agent="bash", agent_config={"step_limit": 10},
                    messages=messages, steps=[Step(a, o, 0) for a, o in zip(actions, observations)],
                    patch=git_patch(work, prompt, code))
