@@ -25,10 +25,11 @@ class HFFormat:
         features = Features({"messages": [{"role": Value("string"), "content": Value("string")}],
                              **{c: Value("string") for c in META_COLUMNS}})
         rows = [{"messages": ex.messages, **{c: getattr(ex, c) for c in META_COLUMNS}} for ex in examples]
-        ds = Dataset.from_list(rows, features=features)
+        # An empty export still has its columns, so that loading it says "0 rows", not "no schema".
+        ds = Dataset.from_list(rows, features=features) if rows else Dataset(features.arrow_schema.empty_table())
         target, tmp = out / DATASET_DIR, out / f".{DATASET_DIR}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        ds.save_to_disk(str(tmp))
+        ds.save_to_disk(str(tmp), num_shards=1)
         shutil.rmtree(target, ignore_errors=True)
         os.replace(tmp, target)
         parquet_tmp = out / f".{PARQUET_FILE}.tmp"

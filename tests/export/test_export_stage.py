@@ -115,6 +115,19 @@ def test_hf_format_loads_from_disk_and_parquet(run, tmp_path):
     assert ds[2]["messages"][-1]["role"] == "assistant"
 
 
+def test_empty_hf_export_still_loads_with_its_columns(run, tmp_path):
+    import pyarrow.parquet as pq
+    from datasets import load_from_disk
+
+    run_dir, ts = run
+    s = export_runs([run_dir], "both", "hf", tmp_path, eval_sets=[str(ts)], progress=False)  # every task is eval
+    assert s.n_examples == 0
+    ds = load_from_disk(str(tmp_path / "dataset"))
+    assert len(ds) == 0 and "messages" in ds.column_names
+    table = pq.read_table(tmp_path / "train.parquet")
+    assert table.num_rows == 0 and "messages" in table.column_names
+
+
 @pytest.mark.slow
 @pytest.mark.model
 def test_hf_export_is_consumed_by_trl(run, tmp_path):
