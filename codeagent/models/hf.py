@@ -16,26 +16,33 @@ from .base import Completion, Message, ModelError, SamplingParams
 from .stop import cut_at_stop
 
 THREADS_ENV = "CODEAGENT_THREADS"
+DEVICE_ENV = "CODEAGENT_DEVICE"
+
+
+def default_device() -> str:
+    """$CODEAGENT_DEVICE (e.g. `cuda`), else `cpu`: the project never needs an accelerator, but
+    uses one when told to (the same setting reaches training, see `TrainConfig.device`)."""
+    return os.environ.get(DEVICE_ENV) or "cpu"
 
 
 class HFModel:
     """A local transformers model. Thread-safe: `generate` may be called from many threads."""
 
     def __init__(self, path: str | Path, *, spec: str | None = None, max_batch: int = 8,
-                 threads: int | None = None, device: str = "cpu"):
+                 threads: int | None = None, device: str | None = None):
         """
         path: a folder with config.json + weights + tokenizer, or a Hugging Face hub id.
         spec: what to record as this model's identity (default `hf:<path>`).
         max_batch: most sequences decoded together (requests beyond it wait for a free slot).
         threads: torch CPU threads of the decoding thread (default: $CODEAGENT_THREADS, else
             `default_threads()`).
-        device: torch device for the weights, e.g. "cpu" or "cuda".
+        device: torch device for the weights, e.g. "cpu" or "cuda" (default: `default_device()`).
         """
         if max_batch < 1:
             raise ModelError(f"max_batch must be at least 1, got {max_batch}")
         threads = threads or _env_threads() or default_threads()
         self.spec = spec or f"hf:{path}"
-        self.tokenizer, self.model = _load(str(path), device)
+        self.tokenizer, self.model = _load(str(path), device or default_device())
         if not getattr(self.tokenizer, "chat_template", None):
             raise ModelError(f"model {path} has no chat template in its tokenizer; use an instruct/chat "
                              "model or add a chat_template to its tokenizer_config.json")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codeagent.errors import UserError
+from codeagent.models.hf import default_device
 
 DEFAULT_BASE = "smollm2-135m"
 
@@ -57,8 +58,8 @@ class TrainConfig:
     """Keep `OUT/checkpoints/` after the final model is written (they hold optimizer state: large)."""
     threads: int | None = None
     """torch CPU threads (None: torch's default)."""
-    device: str = "cpu"
-    """`cpu` (fp32, the supported setting) or `cuda`."""
+    device: str = field(default_factory=default_device)
+    """`cpu` (fp32, the supported setting) or `cuda`; default $CODEAGENT_DEVICE, else `cpu`."""
     progress: bool = True
     """Show the trainer's progress bar."""
 

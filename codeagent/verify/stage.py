@@ -244,10 +244,12 @@ def _ensure_tests(run_dir: Path, tasks: list, cfg: VerifyConfig, model: Model | 
             raise VerifyError(f"{run_dir / CONFIG_FILE} names no model; pass --model SPEC to write the generated tests")
         from codeagent.models import load_model
         model = load_model(spec)
+    batch = 8  # tasks per generate call: big enough to batch, small enough to resume
+    if hasattr(model, "max_batch"):  # a local batching model: decode one call's replies together
+        model.max_batch = max(model.max_batch, batch * cfg.samples)
     bar = _Bar("writing tests", len(missing), cfg.progress)
     try:
         with JsonlAppender(path) as out:
-            batch = 8  # tasks per generate call: big enough to batch, small enough to resume
             for i in range(0, len(missing), batch):
                 part = missing[i:i + batch]
                 able = [t for t in part if t.entry_point]
