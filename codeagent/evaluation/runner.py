@@ -81,6 +81,7 @@ def child_main(job_dir, test_files, wfd, limits):
         out.write(json.dumps(event) + "\n")
 
     os.chdir(job_dir)
+    sys.dont_write_bytecode = True  # the job dir is thrown away: writing .pyc files is wasted work
     sys.path.insert(0, job_dir)
     sys.argv = ["test"]
     for path in sorted(test_files):
