@@ -82,8 +82,10 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     lines += ["| " + " | ".join(r) + " |" for r in body]
     first, last = metrics[0].get("eval", {}).get("pass@1"), metrics[-1].get("eval", {}).get("pass@1")
     if first is not None and last is not None:
-        verdict = "improved" if last > first else ("did not change" if last == first else "got worse")
-        lines += ["", f"Eval pass@1 went from {first:.3f} (base) to {last:.3f}: the model {verdict}."]
+        verdict = "improved" if last > first else ("is unchanged" if last == first else "got worse")
+        n = metrics[-1].get("eval", {}).get("n_tasks")
+        on = f" on {n} eval tasks" if n else ""
+        lines += ["", f"Eval pass@1 went from {first:.3f} (base) to {last:.3f}{on}: it {verdict}."]
     lines += ["", f"![learning curve]({PLOT_FILE})", "", "Stage wall times (s):", ""]
     for m in metrics:
         lines.append(f"- iteration {m['iteration']}: " + ", ".join(f"{k} {v:.0f}" for k, v in m.get("wall_s", {}).items()))
