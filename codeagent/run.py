@@ -69,6 +69,8 @@ class RunConfig:
     """Most new tokens per model reply."""
     max_tasks: int | None = None
     """Only the first M tasks of the split (in the set's stable order)."""
+    only_task_ids: tuple[str, ...] | None = None
+    """Only these tasks of the split (applied before `max_tasks`); an id not in the split is an error."""
     concurrency: int = 4
     """Attempts in flight at once; with a local model this is also its batch size."""
     backend: str = "auto"
@@ -120,6 +122,13 @@ def run_agent(config: RunConfig, out: Path) -> RunSummary:
     started = time.monotonic()
     out = Path(out)
     tasks = load_tasks(config.task_set, config.split)
+    if config.only_task_ids is not None:
+        wanted = set(config.only_task_ids)
+        missing = sorted(wanted - {t.id for t in tasks})
+        if missing:
+            raise RunError(f"task id(s) not in task set {config.task_set!r}"
+                           + (f" split {config.split!r}" if config.split else "") + f": {', '.join(missing[:5])}")
+        tasks = [t for t in tasks if t.id in wanted]
     if config.max_tasks is not None:
         tasks = tasks[:config.max_tasks]
     if not tasks:

@@ -1,7 +1,8 @@
 """The default model's ability on pyfuncs, per split and tier: greedy pass@1 on every task, and
-sampled pass@k on a family-balanced slice (the slice keeps CPU time bounded).
+sampled pass@k on a tier-stratified slice, the first N tasks of each tier in the set's stable
+(family-interleaved) order (the slice keeps CPU time bounded).
 
-    python scripts/bench_pyfuncs_model.py [--model smollm2-135m] [--k 8] [--sampled-tasks 24] --out runs/bench_pyfuncs
+    python scripts/bench_pyfuncs_model.py [--model smollm2-135m] [--k 8] [--per-tier 6] --out runs/bench_pyfuncs
 Resumable (runs and verification resume); prints markdown tables for BENCHMARKS.md.
 """
 
@@ -17,15 +18,27 @@ from codeagent.trajectory import read_jsonl
 from codeagent.verify.stage import VerifyConfig, verify_run
 
 
-def measure(model, split, samples, temperature, max_tasks, out, max_tokens):
+def measure(model, split, samples, temperature, task_ids, out, max_tokens):
     run_agent(RunConfig(task_set="pyfuncs", split=split, model=model, samples=samples, temperature=temperature,
-                        max_tasks=max_tasks, max_tokens=max_tokens, concurrency=8), out)
+                        only_task_ids=task_ids, max_tokens=max_tokens, concurrency=8), out)
     verify_run(out, ("heldout",), VerifyConfig())
     counts = {}
     for v in read_jsonl(out / "verdicts.jsonl"):
         n, c = counts.get(v["task_id"], (0, 0))
         counts[v["task_id"]] = (n + 1, c + bool(v["heldout"]["passed"] and not v["hack_flags"]))
     return counts
+
+
+def stratified(split_tasks, per_tier):
+    """The first `per_tier` tasks of each tier, in the set's stable order."""
+    seen = defaultdict(int)
+    ids = []
+    for t in split_tasks:
+        tier = t.metadata["tier"]
+        if seen[tier] < per_tier:
+            seen[tier] += 1
+            ids.append(t.id)
+    return tuple(ids)
 
 
 def table(title, counts, tasks, k):
@@ -44,7 +57,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="smollm2-135m")
     ap.add_argument("--k", type=int, default=8)
-    ap.add_argument("--sampled-tasks", type=int, default=24)
+    ap.add_argument("--per-tier", type=int, default=6, help="tasks per tier (and split) for sampled pass@k")
     ap.add_argument("--max-tokens", type=int, default=256)
     ap.add_argument("--out", type=Path, default=Path("runs/bench_pyfuncs"))
     args = ap.parse_args()
@@ -53,10 +66,11 @@ def main():
     for split in ("test", "train"):
         c = measure(args.model, split, 1, 0.0, None, args.out / f"greedy_{split}", args.max_tokens)
         parts.append(table(f"{split} split, greedy (all {len(c)} tasks)", c, tasks, 1))
-    if args.k > 1 and args.sampled_tasks:
+    if args.k > 1 and args.per_tier:
         for split in ("test", "train"):
-            c = measure(args.model, split, args.k, 0.8, args.sampled_tasks, args.out / f"sampled_{split}", args.max_tokens)
-            parts.append(table(f"{split} split, T=0.8, first {len(c)} tasks (family-balanced)", c, tasks, args.k))
+            ids = stratified(load_tasks("pyfuncs", split), args.per_tier)
+            c = measure(args.model, split, args.k, 0.8, ids, args.out / f"sampled_{split}_tiers", args.max_tokens)
+            parts.append(table(f"{split} split, T=0.8, {args.per_tier} tasks per tier ({len(c)} tasks)", c, tasks, args.k))
     text = "\n\n".join(parts)
     (args.out / "tables.md").write_text(text + "\n")
     print(text)

@@ -138,6 +138,15 @@ def test_clear_errors_for_bad_split_and_unloadable_model(tmp_path):
     assert out.returncode != 0 and "Traceback" not in out.stderr and "no 'train' split" in out.stderr
 
 
+def test_only_task_ids_picks_those_tasks_and_rejects_unknown_ones(tmp_path):
+    script = write_script(tmp_path / "s.json")
+    picked = (TASKS[2].id, TASKS[0].id)
+    run_agent(config(script, only_task_ids=picked, samples=1), tmp_path / "a")
+    assert {r["task_id"] for r in lines(tmp_path / "a")} == set(picked)
+    with pytest.raises(RunError, match="not in task set 'humaneval'.*HumanEval/nope"):
+        run_agent(config(script, only_task_ids=("HumanEval/nope",)), tmp_path / "b")
+
+
 def test_heldout_tests_never_reach_prompts_or_sandboxes(tmp_path):
     """The bash agent looks everywhere in its repo; the rewrite agent's prompts are checked too."""
     probe = ["```bash\nls -laR\n```", "```bash\ncat *.py; git log --stat --all\n```",
