@@ -213,9 +213,14 @@ def to_report(raw: dict) -> TestReport:
 
 
 def _batches(jobs: list[TestJob], size: int, workers: int) -> list[list[TestJob]]:
-    # Small runs are spread over every worker rather than packed into one batch.
-    size = max(1, min(size, -(-len(jobs) // max(1, workers)))) if jobs else size
-    return [jobs[i:i + size] for i in range(0, len(jobs), size)]
+    # Small runs are spread over every worker rather than packed into one batch. Batches take
+    # every n-th job rather than a contiguous run, so that costly neighbours (the samples of one
+    # slow task, a family of heavy tasks) are shared out and the workers finish together.
+    if not jobs:
+        return []
+    size = max(1, min(size, -(-len(jobs) // max(1, workers))))
+    n = -(-len(jobs) // size)
+    return [jobs[i::n] for i in range(n)]
 
 
 class _progress:
