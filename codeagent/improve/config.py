@@ -67,7 +67,7 @@ class ImproveConfig:
         return [f.name for f in fields(cls)]
 
 
-# `quick` finishes in about 20 minutes on 2 CPU cores with the embedded model; `full` is the
+# `quick` finishes in about 15 minutes on 2 idle CPU cores with the embedded model; `full` is the
 # whole pyfuncs set (hours on CPU; minutes on a GPU).
 PRESETS: dict[str, dict] = {
     "quick": dict(iterations=2, samples=4, train_tasks=24, eval_tasks=24, eval_samples=0,
