@@ -28,7 +28,7 @@ from codeagent.agents import make_agent
 from codeagent.agents.base import derive_seed
 from codeagent.errors import UserError
 from codeagent.executor import make_executor
-from codeagent.models import DEFAULT_MODEL, SamplingParams, load_model
+from codeagent.models import DEFAULT_MODEL, SamplingParams, load_model, widen_batch
 from codeagent.sandbox import SandboxError, SandboxLimits
 from codeagent.tasks import Task, load_tasks
 from codeagent.trajectory import FORMAT_VERSION, Attempt, JsonlAppender, attempt_id, read_jsonl
@@ -159,8 +159,7 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
 
     options = {"base_url": config.base_url} if config.base_url else {}
     model = load_model(config.model, **options)
-    if hasattr(model, "max_batch"):  # a local batching model: concurrent attempts share a batch
-        model.max_batch = max(model.max_batch, config.concurrency)
+    widen_batch(model, config.concurrency)  # concurrent attempts share one batch
     agent_config = agent.config_dict()
 
     def attempt(item: tuple[Task, int]) -> Attempt:

@@ -31,6 +31,13 @@ PREFIXED: dict[str, tuple[str, str]] = {
 }
 
 
+def widen_batch(model: Model, n: int) -> None:
+    """Let a local batching model (one with `max_batch`) decode at least `n` sequences together;
+    other models batch on their own side and are left as they are."""
+    if hasattr(model, "max_batch"):
+        model.max_batch = max(model.max_batch, n)
+
+
 def accepted_forms() -> list[str]:
     return [*NAMED, *(f"{prefix}:{arg}" for prefix, (_, arg) in PREFIXED.items())]
 
@@ -59,4 +66,4 @@ def load_model(spec: str, **options) -> Model:
 
 
 __all__ = ["DEFAULT_MODEL", "Completion", "Message", "Model", "ModelError", "SamplingParams",
-           "accepted_forms", "load_model"]
+           "accepted_forms", "load_model", "widen_batch"]

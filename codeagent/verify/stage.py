@@ -20,6 +20,7 @@ from typing import Sequence
 
 from codeagent.evaluation.engine import TestEngine
 from codeagent.evaluation.patching import PatchError, apply_patch
+from codeagent.models import widen_batch
 from codeagent.models.base import Model
 from codeagent.trajectory import Attempt, JsonlAppender, read_jsonl
 
@@ -245,8 +246,7 @@ def _ensure_tests(run_dir: Path, tasks: list, cfg: VerifyConfig, model: Model | 
         from codeagent.models import load_model
         model = load_model(spec)
     batch = 8  # tasks per generate call: big enough to batch, small enough to resume
-    if hasattr(model, "max_batch"):  # a local batching model: decode one call's replies together
-        model.max_batch = max(model.max_batch, batch * cfg.samples)
+    widen_batch(model, batch * cfg.samples)  # decode one call's replies together
     bar = _Bar("writing tests", len(missing), cfg.progress)
     try:
         with JsonlAppender(path) as out:

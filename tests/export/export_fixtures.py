@@ -11,6 +11,7 @@ from codeagent.trajectory import Attempt, JsonlAppender, Step
 from codeagent.verify.record import GeneratedVerdict, HackFlag, HeldoutVerdict, Verdict
 
 SYSTEM = "You are a careful Python programmer."
+SET = "toyset"  # the set's own name (taskset.yaml), which is what attempts record
 EVENS_DOC = ("Return the even numbers of xs in their original order, dropping every odd number "
              "and keeping duplicates exactly as many times as they appear in the input list.")
 
@@ -40,9 +41,9 @@ FAMILIES = {
 
 def make_task_set(root: Path) -> Path:
     import yaml
-    ts = root / "toyset"
+    ts = root / SET
     (ts / "families").mkdir(parents=True)
-    (ts / "taskset.yaml").write_text("name: toyset\ndescription: export test set\nformat: functions\n"
+    (ts / "taskset.yaml").write_text(f"name: {SET}\ndescription: export test set\nformat: functions\n"
                                      "split_file: split.json\n")
     split = {}
     for family, tasks in FAMILIES.items():
@@ -78,10 +79,10 @@ def _prompt(name: str) -> str:
     raise KeyError(name)
 
 
-def single_turn(ts: Path, work: Path, name: str, index: int, code: str) -> Attempt:
+def single_turn(work: Path, name: str, index: int, code: str) -> Attempt:
     prompt = _prompt(name)
     reply = f"Sure! Here is the function:\n```python\n{code}```\nThis should work."
-    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set="toyset", split="train",
+    return Attempt(run_id="run-1", task_id=f"{SET}/{name}", task_set=SET, split="train",
                    sample_index=index, model="smollm2-135m", agent="single", agent_config={},
                    messages=[{"role": "system", "content": SYSTEM},
                              {"role": "user", "content": f"Complete solution.py:\n```python\n{prompt}```"},
@@ -89,7 +90,7 @@ def single_turn(ts: Path, work: Path, name: str, index: int, code: str) -> Attem
                    patch=git_patch(work, prompt, code))
 
 
-def bash_turns(ts: Path, work: Path, name: str, index: int, code: str) -> Attempt:
+def bash_turns(work: Path, name: str, index: int, code: str) -> Attempt:
     """A multi-turn bash trajectory: look, write, test, submit (with one format error between)."""
     prompt = _prompt(name)
     actions = ["cat solution.py", f"cat > solution.py <<'EOF'\n{code}EOF", "python -c 'import solution'",
@@ -103,7 +104,7 @@ def bash_turns(ts: Path, work: Path, name: str, index: int, code: str) -> Attemp
                          {"role": "user", "content": "Format error: give exactly one ```bash block."}]
         messages += [{"role": "assistant", "content": f"Step {k}.\n```bash\n{a}\n```"},
                      {"role": "user", "content": f"exit code 0\n{o}"}]
-    return Attempt(run_id="run-1", task_id=f"toyset/{name}", task_set="toyset", split="train",
+    return Attempt(run_id="run-1", task_id=f"{SET}/{name}", task_set=SET, split="train",
                    sample_index=index, model="smollm2-135m", agent="bash", agent_config={"step_limit": 10},
                    messages=messages, steps=[Step(a, o, 0) for a, o in zip(actions, observations)],
                    patch=git_patch(work, prompt, code))
@@ -126,21 +127,21 @@ def build_run(root: Path) -> tuple[Path, Path]:
     shout_b = "def shout(s: str) -> str:\n    return f'{s.upper()}!'\n"
     shout_c = "def shout(s: str) -> str:\n    return ''.join(c.upper() for c in s) + '!'\n"
     plan = [
-        (single_turn(ts, work, "shout", 0, shout), {}),                  # kept
-        (single_turn(ts, work, "shout", 1, shout_fmt), {}),              # duplicate of shout#0 (comments/spaces)
-        (single_turn(ts, work, "shout", 2, shout_b), {}),                # kept (2nd of the cap)
-        (single_turn(ts, work, "shout", 3, shout_c), {}),                # over the cap of 2
-        (single_turn(ts, work, "rev", 0, "def rev(s: str) -> str:\n    return s[::-1]\n"),
+        (single_turn(work, "shout", 0, shout), {}),                  # kept
+        (single_turn(work, "shout", 1, shout_fmt), {}),              # duplicate of shout#0 (comments/spaces)
+        (single_turn(work, "shout", 2, shout_b), {}),                # kept (2nd of the cap)
+        (single_turn(work, "shout", 3, shout_c), {}),                # over the cap of 2
+        (single_turn(work, "rev", 0, "def rev(s: str) -> str:\n    return s[::-1]\n"),
          {"hack": "touches-tests"}),                                     # hack-flagged
-        (single_turn(ts, work, "rev", 1, "def rev(s: str) -> str:\n    return s\n"),
+        (single_turn(work, "rev", 1, "def rev(s: str) -> str:\n    return s\n"),
          {"heldout": False, "generated": False}),                        # rejected
-        (single_turn(ts, work, "total", 0, "def total(xs: list) -> int:\n    return sum(xs)\n"),
+        (single_turn(work, "total", 0, "def total(xs: list) -> int:\n    return sum(xs)\n"),
          {"generated": False}),                                          # heldout only
-        (bash_turns(ts, work, "total", 1, "def total(xs: list) -> int:\n    t = 0\n    for x in xs:\n"
+        (bash_turns(work, "total", 1, "def total(xs: list) -> int:\n    t = 0\n    for x in xs:\n"
                                           "        t += x\n    return t\n"), {}),  # multi-turn, kept
-        (single_turn(ts, work, "evens", 0, "def evens(xs: list) -> list:\n    return [x for x in xs if x % 2 == 0]\n"),
+        (single_turn(work, "evens", 0, "def evens(xs: list) -> list:\n    return [x for x in xs if x % 2 == 0]\n"),
          {}),                                                            # eval split
-        (single_turn(ts, work, "only_even", 0,
+        (single_turn(work, "only_even", 0,
                      "def only_even(xs: list) -> list:\n    return [x for x in xs if not x % 2]\n"), {}),  # n-gram
     ]
     run = root / "run"
