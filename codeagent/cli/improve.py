@@ -24,7 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--max-steps", type=int, help="training steps per iteration")
     p.add_argument("--lr", type=float)
     p.add_argument("--backend", choices=["auto", "docker", "local"])
-    p.add_argument("--concurrency", type=int)
+    p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
+    p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
     p.add_argument("--seed", type=int)
     p.add_argument("--out", required=True, type=Path, help="loop folder (rerun with the same options resumes)")
 
@@ -37,7 +38,7 @@ def run(args) -> int:
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
         eval_samples=args.eval_samples, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
-        concurrency=args.concurrency, seed=args.seed)
+        concurrency=args.concurrency, workers=args.workers, seed=args.seed)
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics)
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")

@@ -137,8 +137,8 @@ def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
     unless --verifier heldout)."""
     from codeagent.verify.stage import VerifyConfig, verify_run
     result = verify_run(run_dir, ("generated", "heldout"),
-                        VerifyConfig(model=model, samples=cfg.gen_tests_samples, backend=cfg.backend,
-                                     workers=cfg.workers))
+                        VerifyConfig(model=model, samples=cfg.gen_tests_samples, concurrency=cfg.concurrency,
+                                     backend=cfg.backend, workers=cfg.workers))
     gap = result.gap_report or {}
     gen = gap.get("verifiers", {}).get("generated", {})
     verdicts = [json.loads(l) for l in (run_dir / "verdicts.jsonl").read_text().splitlines() if l.strip()]

@@ -45,6 +45,13 @@ IDLE_EXIT_S = 30.0
 """The decoding thread exits after this long without work (and restarts on the next request),
 so a model dropped without close() does not keep a thread, and its memory, alive."""
 
+DEAD_ROWS_FRACTION = 8
+"""Finished rows are dropped once they are 1/8 of the batch; arrivals are admitted once 1/8 of
+`max_batch` is free (on CPU at batch 8 both mean at once)."""
+
+ADMIT_WAIT_STEPS = 16
+"""Most decoding steps a queued job waits for more slots to free up."""
+
 PREFILL_TOKENS = 8192
 """At most this many (padded) prompt tokens per prefill forward pass, to bound memory."""
 
@@ -90,12 +97,16 @@ class BatchEngine:
         self.stats = EngineStats()
         self._device = next(model.parameters()).device
         self._cache_kw = _cache_kwarg(model)
+        self._vocab_size = _vocab_size(model)
+        self._stop_enders: dict[tuple[str, ...], frozenset[int] | None] = {}
         self._queue: deque[Job] = deque()
         self._cv = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
         # The batch: rows[i] is the job in cache row i.
         self._rows: list[Job] = []
+        self._live: list[bool] = []  # False: the row's job has finished (a dead row, see _step)
+        self._waited = 0  # steps the queue has waited for admission
         self._cache = None
         self._mask: torch.Tensor | None = None  # [B, T] 1 = real token
         self._pos: torch.Tensor | None = None  # [B] position of the next token
@@ -145,8 +156,7 @@ class BatchEngine:
                         return
                 if self._closed and not self._queue and not self._rows:
                     return
-                free = self.max_batch - len(self._rows)
-                admitted = [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
+                admitted = self._admissions()
             try:
                 with torch.inference_mode():
                     if admitted:
@@ -154,12 +164,27 @@ class BatchEngine:
                     if self._rows:
                         self._step()
             except BaseException as e:  # fail the waiting callers rather than hang them
-                for job in admitted + self._rows:
+                for job in admitted + [j for j, live in zip(self._rows, self._live) if live]:
                     job.error = e
                     job.done.set()
-                self._rows, self._cache = [], None
+                self._rows, self._live, self._cache = [], [], None
                 if not isinstance(e, Exception):
                     raise
+
+    def _admissions(self) -> list[Job]:
+        """Queued jobs to splice in now (called with the lock held). Each splice copies the KV
+        cache, so with many rows running, arrivals wait until a worthwhile number of slots is free
+        (an eighth of `max_batch`), or at most `ADMIT_WAIT_STEPS` steps."""
+        live = len(self._live) - self._n_dead()
+        free = self.max_batch - live
+        if not self._queue or free <= 0:
+            self._waited = 0
+            return []
+        if live and free < max(1, self.max_batch // DEAD_ROWS_FRACTION) and self._waited < ADMIT_WAIT_STEPS:
+            self._waited += 1
+            return []
+        self._waited = 0
+        return [self._queue.popleft() for _ in range(min(free, len(self._queue)))]
 
     def _forward(self, input_ids, mask, positions, cache, keep: int | None = None):
         kwargs = {self._cache_kw: cache}
@@ -204,7 +229,7 @@ class BatchEngine:
         index = [i for i, g in enumerate(groups) for _ in g]
         jobs = [job for g in groups for job in g]
         sel = torch.tensor(index, device=self._device)
-        first = self._sample(logits[sel], jobs)
+        first = sample(logits[sel], jobs)
         alive = [r for r, (job, tok) in enumerate(zip(jobs, first)) if not self._push(job, tok)]
         if not alive:
             return
@@ -216,11 +241,14 @@ class BatchEngine:
         self._merge([jobs[r] for r in alive], kv, new_mask, new_pos, new_last)
 
     def _merge(self, jobs, kv, mask, pos, last) -> None:
+        if self._n_dead():
+            self._compact()
         if not self._rows:
             from transformers import DynamicCache
             self._cache = DynamicCache()
             _set_layers(self._cache, kv)
             self._rows, self._mask, self._pos, self._last = list(jobs), mask, pos, last
+            self._live = [True] * len(jobs)
             return
         old = _layers(self._cache)
         t_old, t_new = self._mask.shape[1], mask.shape[1]
@@ -232,49 +260,51 @@ class BatchEngine:
         self._pos = torch.cat([self._pos, pos])
         self._last = torch.cat([self._last, last])
         self._rows.extend(jobs)
+        self._live.extend([True] * len(jobs))
 
     def _step(self) -> None:
-        """One decoding step for every row; finished rows leave the batch."""
+        """One decoding step for every row. A row whose job finished stays in the batch, dead,
+        until enough have piled up (`_compact_due`): dropping rows copies the whole KV cache,
+        which at hundreds of rows costs more than decoding a few dead ones."""
         ones = torch.ones((len(self._rows), 1), dtype=self._mask.dtype, device=self._device)
         mask = torch.cat([self._mask, ones], dim=1)
         logits = self._forward(self._last[:, None], mask, self._pos[:, None], self._cache)
         self.stats.decode_steps += 1
         self.stats.row_steps += len(self._rows)
-        tokens = self._sample(logits, self._rows)
-        keep = [r for r, (job, tok) in enumerate(zip(self._rows, tokens)) if not self._push(job, tok)]
+        tokens = sample(logits, self._rows)
+        for r, (job, tok) in enumerate(zip(self._rows, tokens)):
+            if self._live[r] and self._push(job, tok):
+                self._live[r] = False
         self._mask, self._pos = mask, self._pos + 1
+        if self.max_positions:  # dead rows run on past the limit until compaction
+            self._pos.clamp_(max=self.max_positions - 1)
         self._last = torch.tensor(tokens, device=self._device)
-        if len(keep) < len(self._rows):
-            if not keep:
-                self._rows, self._cache = [], None
-                return
-            idx = torch.tensor(keep, device=self._device)
-            self._rows = [self._rows[r] for r in keep]
-            self._mask, self._pos, self._last = self._mask[idx], self._pos[idx], self._last[idx]
-            kv = [(k[idx], v[idx]) for k, v in _layers(self._cache)]
-            # Drop columns that are padding for every remaining row (left over from finished rows).
-            start = int(self._mask.any(dim=0).int().argmax())
-            if start:
-                self._mask = self._mask[:, start:]
-                kv = [(k[:, :, start:], v[:, :, start:]) for k, v in kv]
-            _set_layers(self._cache, kv)
+        if self._compact_due():
+            self._compact()
 
-    def _sample(self, logits: torch.Tensor, jobs: list[Job]) -> list[int]:
-        greedy = logits.argmax(dim=-1).tolist()
-        out = []
-        for r, job in enumerate(jobs):
-            if job.temperature <= 0:
-                out.append(greedy[r])
-                continue
-            probs = torch.softmax(logits[r] / job.temperature, dim=-1)
-            if job.top_p < 1.0:
-                sorted_p, order = probs.sort(descending=True)
-                # keep the smallest prefix whose mass reaches top_p (always at least one token)
-                drop = sorted_p.cumsum(0) - sorted_p >= job.top_p
-                sorted_p[drop] = 0.0
-                probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
-            out.append(int(torch.multinomial(probs.cpu(), 1, generator=job.generator)))
-        return out
+    def _n_dead(self) -> int:
+        return len(self._live) - sum(self._live)
+
+    def _compact_due(self) -> bool:
+        dead = self._n_dead()
+        return dead > 0 and dead >= max(1, len(self._rows) // DEAD_ROWS_FRACTION)
+
+    def _compact(self) -> None:
+        """Drop dead rows, and columns that are padding for every remaining row."""
+        keep = [r for r, live in enumerate(self._live) if live]
+        if not keep:
+            self._rows, self._live, self._cache = [], [], None
+            return
+        idx = torch.tensor(keep, device=self._device)
+        self._rows = [self._rows[r] for r in keep]
+        self._live = [True] * len(keep)
+        self._mask, self._pos, self._last = self._mask[idx], self._pos[idx], self._last[idx]
+        kv = [(k[idx], v[idx]) for k, v in _layers(self._cache)]
+        start = int(self._mask.any(dim=0).int().argmax())
+        if start:
+            self._mask = self._mask[:, start:]
+            kv = [(k[:, :, start:], v[:, :, start:]) for k, v in kv]
+        _set_layers(self._cache, kv)
 
     def _push(self, job: Job, token: int) -> bool:
         """Record `token` for `job`; True (and the job is released) when it has finished."""
@@ -282,7 +312,7 @@ class BatchEngine:
         job.tokens.append(token)
         if token in self.eos_ids:
             job.finish_reason = "stop"
-        elif job.stop and self._hit_stop(job):
+        elif job.stop and self._may_end_stop(job.stop, token) and self._hit_stop(job):
             job.finish_reason = "stop"
         elif len(job.tokens) >= job.max_tokens or (
                 self.max_positions and len(job.prompt) + len(job.tokens) >= self.max_positions):
@@ -292,6 +322,14 @@ class BatchEngine:
         job.done.set()
         return True
 
+    def _may_end_stop(self, stop: tuple[str, ...], token: int) -> bool:
+        """False when `token` cannot complete any of `stop`, without decoding anything: checking
+        every row's tail on every step cost more than the forward pass at large batches."""
+        if stop not in self._stop_enders:
+            self._stop_enders[stop] = _stop_enders(stop, self.decode, self._vocab_size)
+        enders = self._stop_enders[stop]
+        return enders is None or token in enders
+
     def _hit_stop(self, job: Job) -> bool:
         # A stop string is completed by the newest token, so only the tail needs decoding; every
         # token decodes to at least one character except partial UTF-8, hence the margin.
@@ -300,11 +338,64 @@ class BatchEngine:
         return any(s in text for s in job.stop)
 
 
+def sample(logits: torch.Tensor, jobs: list[Job]) -> list[int]:
+    """One token per row of `logits` ([rows, vocab]) for `jobs`: one batched pass, one device sync.
+
+    Sampled rows use inverse-CDF sampling over the temperature-scaled, top-p-truncated
+    distribution, driven by one uniform number drawn from each job's own generator, so a
+    seeded sample does not depend on its neighbours; per-row softmax/sort/multinomial calls
+    cost one device round trip per row, which dominated steps on a GPU.
+    """
+    greedy = logits.argmax(dim=-1)
+    hot = [r for r, job in enumerate(jobs) if job.temperature > 0]
+    if not hot:
+        return greedy.tolist()
+    rows = torch.tensor(hot, device=logits.device)
+    temp = torch.tensor([jobs[r].temperature for r in hot], device=logits.device)
+    top_p = torch.tensor([jobs[r].top_p for r in hot], device=logits.device)
+    u = torch.cat([torch.rand(1, generator=jobs[r].generator) for r in hot]).to(logits.device)
+    probs = torch.softmax(logits[rows] / temp[:, None], dim=-1)
+    if any(jobs[r].top_p < 1.0 for r in hot):
+        probs, order = probs.sort(dim=-1, descending=True)
+        # keep the smallest prefix whose mass reaches top_p (always at least one token)
+        probs = probs.masked_fill(probs.cumsum(-1) - probs >= top_p[:, None], 0.0)
+    else:
+        order = None
+    cdf = probs.cumsum(-1)
+    pick = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp_(max=cdf.shape[-1] - 1)
+    if order is not None:
+        pick = order.gather(1, pick)
+    greedy[rows] = pick[:, 0]
+    return greedy.tolist()
+
+
+def _stop_enders(stop: tuple[str, ...], decode: Callable[[list[int]], str], vocab_size: int | None):
+    """The token ids that can complete one of `stop`: those whose own text holds a stop string's
+    last character, or an incomplete UTF-8 sequence. None (check every token) where that reasoning
+    does not hold: a last character that is whitespace or non-ASCII, which tokenizers may merge,
+    strip or split across tokens."""
+    finals = {s[-1] for s in stop}
+    if vocab_size is None or any(not c.isascii() or c.isspace() for c in finals):
+        return None
+    enders = set()
+    for i in range(vocab_size):
+        text = decode([i])
+        if "\ufffd" in text or any(c in text for c in finals):
+            enders.add(i)
+    return frozenset(enders)
+
+
 def _cache_kwarg(model) -> str:
     """transformers 5 renamed `past_key_values` to `cache`; accept both generations."""
     import inspect
     params = inspect.signature(model.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
+
+
+def _vocab_size(model) -> int | None:
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    weight = getattr(head, "weight", None)
+    return int(weight.shape[0]) if weight is not None else None
 
 
 def _layers(cache) -> list[tuple[torch.Tensor, torch.Tensor]]:

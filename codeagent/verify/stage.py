@@ -46,6 +46,8 @@ class VerifyConfig:
     """Most sanitized generated tests kept per task."""
     samples: int = 4
     """Replies sampled per task when generating tests."""
+    concurrency: int = 32
+    """Most replies decoded together when generating tests (tasks per model call: this // samples)."""
     temperature: float = 0.8
     """Sampling temperature for test generation (several different replies are the point)."""
     backend: str = "auto"
@@ -245,7 +247,7 @@ def _ensure_tests(run_dir: Path, tasks: list, cfg: VerifyConfig, model: Model | 
             raise VerifyError(f"{run_dir / CONFIG_FILE} names no model; pass --model SPEC to write the generated tests")
         from codeagent.models import load_model
         model = load_model(spec)
-    batch = 8  # tasks per generate call: big enough to batch, small enough to resume
+    batch = max(1, cfg.concurrency // cfg.samples)  # tasks per call: batched, yet resumable
     widen_batch(model, batch * cfg.samples)  # decode one call's replies together
     bar = _Bar("writing tests", len(missing), cfg.progress)
     try:

@@ -107,6 +107,40 @@ def test_concurrent_callers_share_batches_and_finished_rows_stop(model):
     assert steps < row_steps  # several rows per forward pass: the calls were coalesced
 
 
+def test_wide_batches_keep_finished_rows_and_late_arrivals_without_changing_text(model):
+    """At max_batch 64 finished rows stay in the batch (dead) until compaction and arrivals wait
+    for free slots; neither may change what any caller gets."""
+    convs = [CODING, *OTHERS]
+    limits = [4, 30, 12, 30, 6, 20, 30, 3] * 4  # 32 rows: dead ones are kept until a few pile up
+
+    def run_all():
+        results: dict[int, tuple[str, int]] = {}
+        generated = model.engine.stats.generated_tokens
+
+        def worker(i):
+            params = SamplingParams(max_tokens=limits[i], stop=("`",) if i % 2 else ())
+            c = model.generate([convs[i % 4]], params)[0][0]
+            results[i] = (c.text, c.completion_tokens)
+
+        threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(limits))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        # a dead row's tokens are computed but never recorded
+        assert model.engine.stats.generated_tokens - generated == sum(n for _, n in results.values())
+        return [results[i] for i in range(len(limits))]
+
+    before = model.max_batch
+    try:
+        model.max_batch = 8  # rows leave and arrivals join at once
+        expected = run_all()
+        model.max_batch = 64
+        assert run_all() == expected
+    finally:
+        model.max_batch = before
+
+
 def test_conversion_into_fresh_cache_replaces_a_broken_one(tmp_path, monkeypatch):
     from codeagent.models.smollm2 import SPEC, find_gguf, smollm2_hf_folder
 
