@@ -34,7 +34,7 @@ def time_codeagent(samples: Path, backend: str, workers: int, tmp: Path) -> tupl
     out = Path(tempfile.mkdtemp(dir=tmp))
     t0 = time.perf_counter()
     s = evaluate(EvalConfig(task_set="humaneval", samples=samples, out=out, backend=backend, ks=(1,),
-                            workers=workers, timeout_s=10.0, cache_dir=out / "cache", progress=False))
+                            workers=workers, timeout_s=3.0, cache_dir=out / "cache", progress=False))
     return time.perf_counter() - t0, s.pass_at_k["pass@1"]
 
 

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
+
 HELP = "evaluate samples (completions, solutions or patches) against a task set's held-out tests"
 
 
@@ -15,7 +17,7 @@ def add_arguments(p) -> None:
                    help="sandbox backend (local is WEAKER isolation than docker)")
     p.add_argument("--k", default="1,10,100", help="comma-separated k values for pass@k")
     p.add_argument("--workers", type=int, default=2, help="sandboxes running in parallel")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per sample")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per sample")
     p.add_argument("--no-cache", action="store_true", help="ignore the content-keyed result cache")
 
 

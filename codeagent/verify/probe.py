@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 from pathlib import PurePosixPath
 
-from codeagent.evaluation.base import TestJob, TestReport
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 
 from .record import HackFlag
 
@@ -146,7 +146,7 @@ def assert_pairs(test_source: str, entry: str) -> list[tuple[tuple, object]]:
     return out
 
 
-def probe_job(task, files: dict[str, str], key: str, inputs: list[tuple], timeout_s: float = 10.0) -> TestJob | None:
+def probe_job(task, files: dict[str, str], key: str, inputs: list[tuple], timeout_s: float = DEFAULT_TIMEOUT_S) -> TestJob | None:
     """The always-equal probe for one candidate, or None when the task has no entry point or inputs."""
     if not task.entry_point or not task.prompt_file or not task.prompt_file.endswith(".py") or not inputs:
         return None

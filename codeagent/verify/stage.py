@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
 from codeagent.evaluation.engine import TestEngine
 from codeagent.evaluation.patching import PatchError, apply_patch
 from codeagent.models import widen_batch
@@ -54,7 +55,7 @@ class VerifyConfig:
     """Sandbox backend of the test engine."""
     workers: int = 2
     """Sandboxes running jobs in parallel."""
-    timeout_s: float = 10.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     """Seconds per test job."""
     cache_dir: Path | None = None
     """Content-keyed result cache of the test engine (None: the one `codeagent eval` uses)."""
@@ -153,13 +154,16 @@ def make_candidate(task, attempt: Attempt) -> Candidate:
 def _verify_chunk(chunk, engine, generated: GeneratedVerifier | None, heldout, cfg: VerifyConfig, bar):
     cands = {task.id: [make_candidate(task, a) for a in items] for task, items in chunk}
 
-    # Generated phase: generated tests and probes only; held-out tests are not in any of these jobs.
-    bar.describe("verify: generated tests + probes")
+    # One engine call for the whole chunk, so its slowest job (a timeout) is waited for once.
+    # Held-out tests are never in a generated or probe job: each job carries one kind of test
+    # file, and each verdict below reads only its own kind's reports.
     jobs = []
     for task, _ in chunk:
         if generated:
             jobs += generated.jobs(task, cands[task.id])
         jobs += _probe_jobs(task, cands[task.id], generated, cfg.timeout_s)
+        if heldout:
+            jobs += heldout.jobs(task, cands[task.id])
     reports = {r.key: r for r in engine.run(jobs)} if jobs else {}
     parts: dict[str, dict] = {}
     for task, _ in chunk:
@@ -181,11 +185,7 @@ def _verify_chunk(chunk, engine, generated: GeneratedVerifier | None, heldout, c
             if r is not None:
                 parts.setdefault(c.attempt_id, {}).setdefault("timings", {})["generated_s"] = round(r.duration, 3)
 
-    # Held-out phase.
     if heldout:
-        bar.describe("verify: held-out tests")
-        jobs = [j for task, _ in chunk for j in heldout.jobs(task, cands[task.id])]
-        reports = {r.key: r for r in engine.run(jobs)} if jobs else {}
         for task, _ in chunk:
             for aid, part in heldout.judge(task, cands[task.id], reports).items():
                 parts.setdefault(aid, {})["heldout"] = part
@@ -343,10 +343,6 @@ class _Bar:
                                TimeElapsedColumn())
             self._p.start()
             self._t = self._p.add_task(label, total=total)
-
-    def describe(self, text: str) -> None:
-        if self._p:
-            self._p.update(self._t, description=text)
 
     def advance(self) -> None:
         if self._p:
