@@ -18,6 +18,8 @@ FAILURE_KINDS = ("syntax", "timeout", "runtime", "wrong-answer", "patch-did-not-
 class TestJob:
     """Run `test_files` against the repository `files` (already patched)."""
 
+    __test__ = False  # not a pytest class
+
     key: str
     files: dict[str, str]
     test_files: dict[str, str]
