@@ -95,7 +95,7 @@ def train_sft(config: TrainConfig) -> Path:
         seed=config.seed, data_seed=config.seed, logging_steps=1, logging_first_step=True,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=1, report_to="none",
         use_cpu=config.device == "cpu", bf16=False, fp16=False, dataloader_num_workers=0,
-        disable_tqdm=not config.progress,
+        disable_tqdm=not config.progress, **_checkpointing_arg(SFTConfig),
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config)
@@ -121,6 +121,15 @@ def train_sft(config: TrainConfig) -> Path:
     if not config.keep_checkpoints:
         shutil.rmtree(ckpt_dir, ignore_errors=True)
     return out
+
+
+def _checkpointing_arg(config_class) -> dict:
+    """TRL turns activation (gradient) checkpointing on by default; newer transformers renamed
+    the setting and warn on every run about the old name TRL still sets. Keep the behaviour, say it
+    by the new name where it exists."""
+    import dataclasses
+    names = {f.name for f in dataclasses.fields(config_class)}
+    return {"activation_checkpointing": True} if "activation_checkpointing" in names else {}
 
 
 def _finished_state(checkpoint: str | None) -> dict | None:
