@@ -175,7 +175,7 @@ class BatchEngine:
         """Queued jobs to splice in now (called with the lock held). Each splice copies the KV
         cache, so with many rows running, arrivals wait until a worthwhile number of slots is free
         (an eighth of `max_batch`), or at most `ADMIT_WAIT_STEPS` steps."""
-        live = len(self._live) - self._n_dead()
+        live = sum(self._live)
         free = self.max_batch - live
         if not self._queue or free <= 0:
             self._waited = 0
