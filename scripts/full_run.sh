@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
-# The full-size improve loop (`--preset full`) in both verifier modes side by side: the learning
-# curve BENCHMARKS.md asks for. Hours on 2 CPU cores; meant for a GPU machine:
+# The full-size improve loop in both verifier modes side by side: the learning curve
+# BENCHMARKS.md asks for.
 #
-#   CODEAGENT_DEVICE=cuda bash scripts/full_run.sh [OUT_DIR]      (default runs/full)
+#   CODEAGENT_DEVICE=cuda bash scripts/full_run.sh [OUT_DIR]           GPU: `--preset full`
+#   PRESET=full-cpu bash scripts/full_run.sh [OUT_DIR]                 2 CPU cores, ~2 h
 #
-# The two loops run as two processes at once (decoding is bound by one Python thread each, so two
-# share a GPU well). Rerunning the same command resumes both. Tuning, by environment variable:
-# CONCURRENCY (sequences decoded together, default 256 on cuda, else 8), WORKERS (test sandboxes
-# per loop, default 6 on cuda, else 1), BACKEND (default auto), EXTRA (more `improve` options).
+# OUT_DIR defaults to runs/$PRESET. The two loops run as two processes at once (decoding is bound
+# by one Python thread each, so two share a GPU well; on CPU each gets half the cores). Rerunning
+# the same command resumes both. Tuning, by environment variable: PRESET (default full),
+# CONCURRENCY (sequences decoded together; default 256 on cuda, else the preset's), WORKERS (test
+# sandboxes per loop; default 6 on cuda, else the preset's), BACKEND (default auto), EXTRA (more
+# `improve` options).
 set -u
-out=${1:-runs/full}
+preset=${PRESET:-full}
+out=${1:-runs/$preset}
 cuda=$([ "${CODEAGENT_DEVICE:-cpu}" = cpu ] && echo 0 || echo 1)
-conc=${CONCURRENCY:-$([ $cuda = 1 ] && echo 256 || echo 8)}
-workers=${WORKERS:-$([ $cuda = 1 ] && echo 6 || echo 1)}
+opts=()
+if [ $cuda = 1 ]; then
+  opts+=(--concurrency "${CONCURRENCY:-256}" --workers "${WORKERS:-6}")
+else
+  [ -n "${CONCURRENCY:-}" ] && opts+=(--concurrency "$CONCURRENCY")
+  [ -n "${WORKERS:-}" ] && opts+=(--workers "$WORKERS")
+  # Two loops on one CPU: each decodes with half the cores instead of both oversubscribing all.
+  export CODEAGENT_THREADS=${CODEAGENT_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+fi
 mkdir -p "$out"
 pids=()
 for v in generated heldout; do
-  python3 -m codeagent improve --preset full --verifier $v --backend "${BACKEND:-auto}" \
-    --concurrency "$conc" --workers "$workers" ${EXTRA:-} --out "$out/$v" > "$out/$v.log" 2>&1 &
+  python3 -m codeagent improve --preset "$preset" --verifier $v --backend "${BACKEND:-auto}" \
+    "${opts[@]}" ${EXTRA:-} --out "$out/$v" > "$out/$v.log" 2>&1 &
   pids+=($!)
 done
 status=0

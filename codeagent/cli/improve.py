@@ -6,8 +6,10 @@ HELP = "run the self-improvement loop (expert iteration): run -> verify -> expor
 
 
 def add_arguments(p) -> None:
-    p.add_argument("--preset", choices=["quick", "full", "ci"], default=None,
-                   help="quick: ~15 min on 2 CPU cores (a family-balanced slice); full: the whole set")
+    from codeagent.improve.config import PRESETS
+    p.add_argument("--preset", choices=list(PRESETS), default=None,
+                   help="quick: ~15 min on 2 CPU cores (a family-balanced slice); full: the whole set, GPU-sized; "
+                        "full-cpu: the whole set sized for 2 CPU cores")
     p.add_argument("--task-set", help="train split source (default pyfuncs)")
     p.add_argument("--eval-set", help="eval split source (default: the same set's test split)")
     p.add_argument("--model", help="base model spec (default smollm2-135m)")

@@ -40,7 +40,7 @@ class HFModel:
         """
         if max_batch < 1:
             raise ModelError(f"max_batch must be at least 1, got {max_batch}")
-        threads = threads or _env_threads() or default_threads()
+        threads = threads or env_threads() or default_threads()
         self.spec = spec or f"hf:{path}"
         self.tokenizer, self.model = _load(str(path), device or default_device())
         if not getattr(self.tokenizer, "chat_template", None):
@@ -147,7 +147,8 @@ def default_threads() -> int:
     return max(1, cores // 2)
 
 
-def _env_threads() -> int | None:
+def env_threads() -> int | None:
+    """$CODEAGENT_THREADS as a thread count, or None when unset."""
     raw = os.environ.get(THREADS_ENV)
     if not raw:
         return None

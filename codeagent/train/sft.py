@@ -62,8 +62,12 @@ def train_sft(config: TrainConfig) -> Path:
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    if config.threads:
-        torch.set_num_threads(config.threads)
+    # $CODEAGENT_THREADS bounds training as it bounds decoding: two loops sharing a CPU (one per
+    # verifier mode) must not each spin torch's default all-core thread pool.
+    from codeagent.models.hf import env_threads
+    threads = config.threads or env_threads()
+    if threads:
+        torch.set_num_threads(threads)
     set_seed(config.seed)
     tokenizer = AutoTokenizer.from_pretrained(str(base))
     if not getattr(tokenizer, "chat_template", None):
