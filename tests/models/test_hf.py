@@ -51,3 +51,15 @@ def test_bad_local_paths_give_clear_errors(tmp_path):
         load_model(f"hf:{tmp_path}")
     with pytest.raises(ModelError, match="missing its PATH_OR_ID"):
         load_model("hf:")
+
+
+def test_threads_env_is_read_and_checked(monkeypatch):
+    from codeagent.models.hf import THREADS_ENV, env_threads
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    assert env_threads() is None
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert env_threads() == 3
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv(THREADS_ENV, bad)
+        with pytest.raises(ModelError, match=THREADS_ENV):
+            env_threads()
