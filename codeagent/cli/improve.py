@@ -42,6 +42,6 @@ def run(args) -> int:
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed)
     metrics = improve(cfg, args.out)
-    print_table(cfg, metrics)
+    print_table(cfg, metrics, args.out)
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")
     return 0

@@ -29,6 +29,7 @@ from codeagent.trajectory import read_jsonl
 
 from .config import ImproveConfig
 from .diversity import diversity
+from .paired import GREEDY_RUN, eval_folder, solved_counts
 
 CONFIG_FILE = "improve_config.json"
 METRICS_FILE = "metrics.json"
@@ -66,7 +67,7 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
     load_tasks(cfg.eval_task_set, eval_split)
 
     metrics: list[dict] = []
-    base_eval = _evaluate(cfg, cfg.model, out / "base", eval_split)
+    base_eval = _evaluate(cfg, cfg.model, eval_folder(out, 0), eval_split)
     metrics.append({"iteration": 0, "model": cfg.model, "eval": base_eval, "wall_s": {"eval": base_eval["wall_s"]}})
     _write_metrics(out, metrics)
     model_i = cfg.model
@@ -95,8 +96,8 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         row["training"] = trained
         next_model = trained["model"] or model_i
         row["model"] = next_model
-        row["eval"] = _stage(StageDir(it / "eval"), lambda: _evaluate(cfg, next_model, it / "eval", eval_split),
-                             row, "eval")
+        eval_dir = eval_folder(out, i + 1)
+        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, next_model, eval_dir, eval_split), row, "eval")
         metrics.append(row)
         _write_metrics(out, metrics)
         model_i = next_model
@@ -186,7 +187,7 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
 
 def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     """Greedy pass@1 and (if eval_samples) sampled pass@k on the eval split, held-out tests."""
-    greedy = StageDir(folder / "eval_greedy")
+    greedy = StageDir(folder / GREEDY_RUN)
     started = time.monotonic()
     figures: dict = {}
     g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, split, 1, 0.0))
@@ -211,11 +212,7 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: in
                         temperature=temperature, max_tokens=cfg.max_tokens, max_tasks=cfg.eval_tasks,
                         concurrency=cfg.concurrency, backend=cfg.backend, seed=cfg.seed), out)
     verify_run(out, ("heldout",), VerifyConfig(backend=cfg.backend, workers=cfg.workers))
-    counts: dict[str, tuple[int, int]] = {}
-    for v in read_jsonl(out / "verdicts.jsonl"):
-        ok = bool(v["heldout"] and v["heldout"]["passed"] and not v["hack_flags"])
-        n, c = counts.get(v["task_id"], (0, 0))
-        counts[v["task_id"]] = (n + 1, c + ok)
+    counts = solved_counts(out / "verdicts.jsonl")
     figures = {"n_tasks": len(counts), "n_solved": sum(c > 0 for _, c in counts.values()),
                "pass@1": _round(mean_pass_at_k(counts, 1))}
     if samples > 1:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import ImproveConfig
+from .paired import versus_base
 
 PLOT_FILE = "learning_curve.png"
 REPORT_FILE = "report.md"
@@ -20,24 +21,32 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
-def rows(cfg: ImproveConfig, metrics: list[dict]) -> tuple[list[str], list[list[str]]]:
+def _vs_base(out: Path | None, iteration: int) -> str:
+    paired = versus_base(out, iteration) if out is not None else None
+    return "-" if paired is None else f"+{paired['gained']}/-{paired['lost']} (p={paired['p']:.2f})"
+
+
+def rows(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> tuple[list[str], list[list[str]]]:
+    """The table of iterations; with the loop folder `out`, also the greedy eval tasks gained/lost
+    against the base model and the sign test's p-value (see paired.py)."""
     k = f"pass@{cfg.eval_samples}" if cfg.eval_samples > 1 else None
-    head = ["iter", "model", "eval pass@1"] + ([f"eval {k}"] if k else []) + [
+    head = ["iter", "model", "eval pass@1"] + (["vs base"] if out is not None else []) + ([f"eval {k}"] if k else []) + [
         "train solve", "gen. precision", "gen. recall", "examples", "distinct/task", "pairwise dist", "wall s"]
-    out = []
+    body = []
     for m in metrics:
         v, e, d = m.get("verifier", {}), m.get("eval", {}), m.get("diversity", {})
         model = m.get("model", "")
         model = "base" if m["iteration"] == 0 else ("(untrained)" if m.get("training", {}).get("model") is None else f"iter_{m['iteration'] - 1}/model")
-        out.append([str(m["iteration"]), model, _fmt(e.get("pass@1"))] + ([_fmt(e.get(k))] if k else []) + [
+        body.append([str(m["iteration"]), model, _fmt(e.get("pass@1"))]
+                    + ([_vs_base(out, m["iteration"])] if out is not None else []) + ([_fmt(e.get(k))] if k else []) + [
             _fmt(v.get("train_solve_rate")), _fmt(v.get("generated_precision")), _fmt(v.get("generated_recall")),
             _fmt(m.get("data", {}).get("n_examples")), _fmt(d.get("distinct_per_task")),
             _fmt(d.get("mean_pairwise_distance")), f"{sum(m.get('wall_s', {}).values()):.0f}"])
-    return head, out
+    return head, body
 
 
-def print_table(cfg: ImproveConfig, metrics: list[dict]) -> None:
-    head, body = rows(cfg, metrics)
+def print_table(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> None:
+    head, body = rows(cfg, metrics, out)
     table = Table(title=f"improve: {cfg.task_set} ({cfg.verifier} verifier)")
     for h in head:
         table.add_column(h, justify="right")
@@ -74,7 +83,7 @@ def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
 
 def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     plot(cfg, metrics, out / PLOT_FILE)
-    head, body = rows(cfg, metrics)
+    head, body = rows(cfg, metrics, out)
     lines = [f"# improve: {cfg.task_set}, {cfg.verifier} verifier", "",
              f"Base model `{cfg.model}`, {cfg.iterations} iteration(s), {cfg.samples} sample(s) per train task, "
              f"eval on `{cfg.eval_task_set}` test split.", "",
@@ -82,10 +91,15 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     lines += ["| " + " | ".join(r) + " |" for r in body]
     first, last = metrics[0].get("eval", {}).get("pass@1"), metrics[-1].get("eval", {}).get("pass@1")
     if first is not None and last is not None:
-        verdict = "improved" if last > first else ("is unchanged" if last == first else "got worse")
+        verdict = "went up" if last > first else ("is unchanged" if last == first else "went down")
         n = metrics[-1].get("eval", {}).get("n_tasks")
         on = f" on {n} eval tasks" if n else ""
         lines += ["", f"Eval pass@1 went from {first:.3f} (base) to {last:.3f}{on}: it {verdict}."]
+        paired = versus_base(out, metrics[-1]["iteration"])
+        if paired is not None:
+            noise = "unlikely to be noise" if paired["p"] < 0.05 else "within noise"
+            lines[-1] += (f" Against the base model, greedy eval gained {paired['gained']} task(s) and lost "
+                          f"{paired['lost']}; exact sign test p = {paired['p']:.2f} ({noise}).")
     lines += ["", f"![learning curve]({PLOT_FILE})", "", "Stage wall times (s):", ""]
     for m in metrics:
         lines.append(f"- iteration {m['iteration']}: " + ", ".join(f"{k} {v:.0f}" for k, v in m.get("wall_s", {}).items()))

@@ -1,0 +1,42 @@
+"""Paired reading of eval results: tasks gained/lost against the base model and the sign test."""
+
+import json
+from math import comb
+
+import pytest
+
+from codeagent.improve.paired import eval_folder, greedy_solved, sign_test_p, solved_counts, versus_base
+
+
+def _verdicts(folder, outcomes):
+    """outcomes: task id -> list of (passed, hack_flagged) per attempt."""
+    path = folder / "eval_greedy" / "verdicts.jsonl"
+    path.parent.mkdir(parents=True)
+    lines = [json.dumps({"task_id": t, "heldout": {"passed": ok}, "hack_flags": ["x"] if hack else []})
+             for t, attempts in outcomes.items() for ok, hack in attempts]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("gained,lost,expected", [
+    (0, 0, 1.0), (5, 0, 2 / 32), (0, 5, 2 / 32), (3, 3, 1.0),
+    (10, 2, 2 * sum(comb(12, k) for k in range(3)) / 2 ** 12),
+])
+def test_sign_test_matches_the_binomial(gained, lost, expected):
+    assert sign_test_p(gained, lost) == pytest.approx(expected)
+
+
+def test_counts_ignore_hack_flagged_passes(tmp_path):
+    path = _verdicts(tmp_path, {"a": [(True, False), (False, False)], "b": [(True, True)], "c": [(False, False)]})
+    assert solved_counts(path) == {"a": (2, 1), "b": (1, 0), "c": (1, 0)}
+
+
+def test_versus_base_counts_tasks_gained_and_lost(tmp_path):
+    _verdicts(eval_folder(tmp_path, 0), {"a": [(True, False)], "b": [(True, False)], "c": [(False, False)],
+                                         "d": [(False, False)]})
+    _verdicts(eval_folder(tmp_path, 1), {"a": [(True, False)], "b": [(False, False)], "c": [(True, False)],
+                                         "d": [(True, False)]})
+    assert greedy_solved(tmp_path, 1) == {"a", "c", "d"}
+    assert versus_base(tmp_path, 1) == {"gained": 2, "lost": 1, "p": 1.0}
+    assert versus_base(tmp_path, 0) is None
+    assert versus_base(tmp_path, 2) is None  # not evaluated (yet)
