@@ -235,17 +235,26 @@ def _diversity(cfg: ImproveConfig, run_dir: Path, split: str) -> dict:
 
 
 # -- bookkeeping -------------------------------------------------------------------------------
+# Options that may change between runs of one loop folder: more iterations continue a finished
+# loop (iterations already done are the same either way).
+EXTENSIBLE = ("iterations",)
+
+
 def _check_config(cfg: ImproveConfig, out: Path) -> None:
     path = out / CONFIG_FILE
     mine = cfg.to_dict()
     if path.is_file():
         theirs = json.loads(path.read_text())
-        differ = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v}
+        differ = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v and k not in EXTENSIBLE}
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "
-                            "use another --out, or the same options to resume")
-    else:
-        path.write_text(json.dumps(mine, indent=2))
+                            "use another --out, or the same options to resume (--iterations may grow)")
+        if mine["iterations"] < theirs.get("iterations", 0):
+            raise UserError(f"{path}: this loop was started with --iterations {theirs['iterations']}; "
+                            "pass at least that many to resume or continue it")
+        if theirs == mine:
+            return
+    path.write_text(json.dumps(mine, indent=2))
 
 
 def _write_metrics(out: Path, metrics: list[dict]) -> None:
