@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "export": "codeagent.cli.export",
     "train": "codeagent.cli.train",
     "improve": "codeagent.cli.improve",
+    "compare": "codeagent.cli.compare",
 }
 
 

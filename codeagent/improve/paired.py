@@ -31,8 +31,11 @@ def solved_counts(verdicts: Path) -> dict[str, tuple[int, int]]:
 
 
 def greedy_solved(out: Path, iteration: int) -> set[str] | None:
-    path = eval_folder(out, iteration) / GREEDY_RUN / "verdicts.jsonl"
-    if not path.is_file():
+    """Tasks the greedy eval of row `iteration` solved; None until that eval has finished (its
+    `.done.json` marker), so a loop still verifying is never read half-way."""
+    run = eval_folder(out, iteration) / GREEDY_RUN
+    path = run / "verdicts.jsonl"
+    if not (path.is_file() and run.with_name(run.name + ".done.json").is_file()):
         return None
     return {task for task, (_, correct) in solved_counts(path).items() if correct}
 
@@ -46,10 +49,28 @@ def sign_test_p(gained: int, lost: int) -> float:
     return min(1.0, 2 * tail)
 
 
+def paired_change(before: set[str], after: set[str]) -> dict:
+    """Tasks solved after but not before ('gained'), the reverse ('lost'), and the sign test."""
+    gained, lost = len(after - before), len(before - after)
+    return {"gained": gained, "lost": lost, "p": round(sign_test_p(gained, lost), 4)}
+
+
 def versus_base(out: Path, iteration: int) -> dict | None:
     """Tasks gained and lost by row `iteration`'s model against the base model, with the sign test."""
     base, now = greedy_solved(out, 0), greedy_solved(out, iteration)
     if iteration == 0 or base is None or now is None:
         return None
-    gained, lost = len(now - base), len(base - now)
-    return {"gained": gained, "lost": lost, "p": round(sign_test_p(gained, lost), 4)}
+    return paired_change(base, now)
+
+
+def compare_loops(a: Path, b: Path) -> list[dict]:
+    """Two loops side by side (e.g. the generated and held-out verifier modes), per iteration: greedy
+    eval tasks each solves, and those only one of them solves with the sign test."""
+    rows = []
+    iteration = 0
+    while (solved_a := greedy_solved(a, iteration)) is not None and (solved_b := greedy_solved(b, iteration)) is not None:
+        change = paired_change(solved_a, solved_b)
+        rows.append({"iteration": iteration, "solved_a": len(solved_a), "solved_b": len(solved_b),
+                     "only_a": change["lost"], "only_b": change["gained"], "p": change["p"]})
+        iteration += 1
+    return rows

@@ -1,11 +1,14 @@
 """Paired reading of eval results: tasks gained/lost against the base model and the sign test."""
 
 import json
+import subprocess
+import sys
 from math import comb
 
 import pytest
 
-from codeagent.improve.paired import eval_folder, greedy_solved, sign_test_p, solved_counts, versus_base
+from codeagent.improve.paired import (compare_loops, eval_folder, greedy_solved, sign_test_p, solved_counts,
+                                      versus_base)
 
 
 def _verdicts(folder, outcomes):
@@ -15,6 +18,7 @@ def _verdicts(folder, outcomes):
     lines = [json.dumps({"task_id": t, "heldout": {"passed": ok}, "hack_flags": ["x"] if hack else []})
              for t, attempts in outcomes.items() for ok, hack in attempts]
     path.write_text("\n".join(lines) + "\n")
+    (folder / "eval_greedy.done.json").write_text("{}")
     return path
 
 
@@ -40,3 +44,27 @@ def test_versus_base_counts_tasks_gained_and_lost(tmp_path):
     assert versus_base(tmp_path, 1) == {"gained": 2, "lost": 1, "p": 1.0}
     assert versus_base(tmp_path, 0) is None
     assert versus_base(tmp_path, 2) is None  # not evaluated (yet)
+
+
+def test_an_unfinished_eval_is_not_read(tmp_path):
+    _verdicts(eval_folder(tmp_path, 0), {"a": [(True, False)]})
+    (eval_folder(tmp_path, 0) / "eval_greedy.done.json").unlink()
+    assert greedy_solved(tmp_path, 0) is None
+
+
+def test_two_loops_side_by_side(tmp_path):
+    a, b = tmp_path / "generated", tmp_path / "heldout"
+    for loop in (a, b):
+        _verdicts(eval_folder(loop, 0), {"t1": [(True, False)], "t2": [(False, False)], "t3": [(False, False)]})
+    _verdicts(eval_folder(a, 1), {"t1": [(True, False)], "t2": [(False, False)], "t3": [(False, False)]})
+    _verdicts(eval_folder(b, 1), {"t1": [(False, False)], "t2": [(True, False)], "t3": [(True, False)]})
+    rows = compare_loops(a, b)
+    assert rows == [{"iteration": 0, "solved_a": 1, "solved_b": 1, "only_a": 0, "only_b": 0, "p": 1.0},
+                    {"iteration": 1, "solved_a": 1, "solved_b": 2, "only_a": 1, "only_b": 2, "p": 1.0}]
+    cli = subprocess.run([sys.executable, "-m", "codeagent", "compare", str(a), str(b)], capture_output=True,
+                         text=True)
+    assert cli.returncode == 0, cli.stderr
+    assert "| 1 | 1 | 2 | 1 | 2 | 1.000 |" in cli.stdout
+    missing = subprocess.run([sys.executable, "-m", "codeagent", "compare", str(a), str(tmp_path / "nope")],
+                             capture_output=True, text=True)
+    assert missing.returncode != 0 and "no greedy eval" in missing.stderr
