@@ -49,6 +49,7 @@ def test_two_iterations_killed_and_resumed(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert [m["iteration"] for m in metrics] == [0, 1, 2]
     assert metrics[0]["eval"]["n_tasks"] == 3
+    assert metrics[0]["wall_s"]["eval"] > 0  # the base eval's own time, though the rerun only reread it
     for m in metrics[1:]:
         assert m["train"]["n_attempts"] == 3 * 2
         assert 0.0 <= (m["verifier"]["train_solve_rate"] or 0.0) <= 1.0

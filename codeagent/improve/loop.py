@@ -188,7 +188,6 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
 def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     """Greedy pass@1 and (if eval_samples) sampled pass@k on the eval split, held-out tests."""
     greedy = StageDir(folder / GREEDY_RUN)
-    started = time.monotonic()
     figures: dict = {}
     g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, split, 1, 0.0))
     _say("eval greedy", g)
@@ -201,13 +200,15 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
                                                        cfg.temperature))
         figures[f"pass@{cfg.eval_samples}"] = s[f"pass@{cfg.eval_samples}"]
         figures["sampled_pass@1"] = s["pass@1"]
-    figures["wall_s"] = round(time.monotonic() - started, 1)
+    # The sub-runs' own times, so a resumed loop reports the time the work took, not ~0 s of rereading.
+    figures["wall_s"] = round(g.get("wall_s", 0.0) + (s.get("wall_s", 0.0) if cfg.eval_samples > 0 else 0.0), 1)
     return figures
 
 
 def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: int, temperature: float) -> dict:
     from codeagent.run import RunConfig, run_agent
     from codeagent.verify.stage import VerifyConfig, verify_run
+    started = time.monotonic()
     run_agent(RunConfig(task_set=cfg.eval_task_set, split=split, model=model, agent=cfg.agent, samples=samples,
                         temperature=temperature, max_tokens=cfg.max_tokens, max_tasks=cfg.eval_tasks,
                         concurrency=cfg.concurrency, backend=cfg.backend, seed=cfg.seed), out)
@@ -217,6 +218,7 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: in
                "pass@1": _round(mean_pass_at_k(counts, 1))}
     if samples > 1:
         figures[f"pass@{samples}"] = _round(mean_pass_at_k(counts, samples))
+    figures["wall_s"] = round(time.monotonic() - started, 1)
     return figures
 
 
