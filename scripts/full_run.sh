@@ -3,7 +3,7 @@
 # BENCHMARKS.md asks for.
 #
 #   CODEAGENT_DEVICE=cuda bash scripts/full_run.sh [OUT_DIR]           GPU: `--preset full`
-#   PRESET=full-cpu bash scripts/full_run.sh [OUT_DIR]                 2 CPU cores, ~2 h
+#   PRESET=full-cpu bash scripts/full_run.sh [OUT_DIR]                 2 CPU cores, ~110 min
 #
 # OUT_DIR defaults to runs/$PRESET. The two loops run as two processes at once (decoding is bound
 # by one Python thread each, so two share a GPU well; on CPU each gets half the cores). Rerunning
@@ -37,4 +37,6 @@ for v in generated heldout; do
   echo "== $v ($out/$v.log)"
   grep -av "Loading weights\|it/s\]\|s/it\]" "$out/$v.log" | tail -12
 done
+echo "== the two modes task by task"
+python3 -m codeagent compare "$out/generated" "$out/heldout" || status=1
 exit $status
