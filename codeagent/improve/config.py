@@ -69,14 +69,15 @@ class ImproveConfig:
 
 # `quick` finishes in about 15 minutes on 2 idle CPU cores with the embedded model; `full` is the
 # whole pyfuncs set at GPU size (hours on CPU); `full-cpu` is the whole set sized for 2 CPU cores
-# (both verifier modes side by side in under two hours): fewer samples, a fixed LoRA step budget,
-# greedy eval only, and wide batches (batch 32 decodes ~1.5x the tokens/s of batch 8 on CPU).
+# (3 iterations of both verifier modes side by side: ~110 min measured): fewer samples, a fixed
+# LoRA step budget, greedy eval only, and wide batches (batch 32 decodes ~1.5x the tokens/s of
+# batch 8 on CPU).
 PRESETS: dict[str, dict] = {
     "quick": dict(iterations=2, samples=4, train_tasks=24, eval_tasks=24, eval_samples=0,
                   max_tokens=256, lora=True, max_steps=12, gen_tests_samples=2),
     "full": dict(iterations=3, samples=8, train_tasks=None, eval_tasks=None, eval_samples=8,
                  max_tokens=384, lora=False, epochs=3.0, gen_tests_samples=4),
-    "full-cpu": dict(iterations=2, samples=4, train_tasks=None, eval_tasks=None, eval_samples=0,
+    "full-cpu": dict(iterations=3, samples=4, train_tasks=None, eval_tasks=None, eval_samples=0,
                      max_tokens=256, lora=True, max_steps=24, gen_tests_samples=2, concurrency=32, workers=1),
     "ci": dict(iterations=2, samples=2, train_tasks=3, eval_tasks=3, eval_samples=2, max_tokens=128,
                lora=True, max_steps=2, gen_tests_samples=1, concurrency=6),
