@@ -8,6 +8,7 @@ HELP = "compare two improve loops' greedy eval task by task (e.g. generated vs h
 def add_arguments(p) -> None:
     p.add_argument("a", type=Path, metavar="LOOP_A", help="an `improve --out` folder")
     p.add_argument("b", type=Path, metavar="LOOP_B", help="another, evaluated on the same eval split")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="also draw both learning curves into one PNG")
 
 
 def run(args) -> int:
@@ -22,4 +23,8 @@ def run(args) -> int:
     print("|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['iteration']} | {r['solved_a']} | {r['solved_b']} | {r['only_a']} | {r['only_b']} | {r['p']:.3f} |")
+    if args.plot:
+        from codeagent.improve.report import plot_side_by_side
+        plot_side_by_side([args.a, args.b], args.plot)
+        print(f"plot: {args.plot}")
     return 0

@@ -30,9 +30,9 @@ from codeagent.trajectory import read_jsonl
 from .config import ImproveConfig
 from .diversity import diversity
 from .paired import GREEDY_RUN, eval_folder, solved_counts
+from .report import METRICS_FILE
 
 CONFIG_FILE = "improve_config.json"
-METRICS_FILE = "metrics.json"
 
 console = Console(stderr=True)
 

@@ -12,6 +12,7 @@ from .config import ImproveConfig
 from .paired import versus_base
 
 PLOT_FILE = "learning_curve.png"
+METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
 
 
@@ -75,6 +76,34 @@ def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
     ax.set_ylim(0, 1)
     ax.set_xticks(its)
     ax.set_title(f"{cfg.model} on {cfg.task_set}, {cfg.verifier} verifier")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_side_by_side(loops: list[Path], path: Path) -> None:
+    """Several loops' learning curves in one PNG: eval pass@1 (solid) and train solve rate (dashed),
+    one colour per loop, labelled by folder name (e.g. the two verifier modes)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    top, iterations = 0.0, set()
+    for loop, colour in zip(loops, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
+        metrics = json.loads((Path(loop) / METRICS_FILE).read_text())
+        for key, style, what in (("eval", "-", "eval pass@1"), ("verifier", "--", "train solve rate")):
+            field = "pass@1" if key == "eval" else "train_solve_rate"
+            pts = [(m["iteration"], m.get(key, {}).get(field)) for m in metrics]
+            pts = [(x, y) for x, y in pts if y is not None]
+            if pts:
+                ax.plot(*zip(*pts), style, marker="o", color=colour, label=f"{Path(loop).name}: {what}")
+                top = max(top, *(y for _, y in pts))
+                iterations.update(x for x, _ in pts)
+    ax.set_xlabel("iteration (0 = base model)")
+    ax.set_ylabel("rate")
+    ax.set_ylim(0, min(1.0, top * 1.3 + 0.02))
+    ax.set_xticks(sorted(iterations))
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -65,6 +65,15 @@ def test_two_loops_side_by_side(tmp_path):
                          text=True)
     assert cli.returncode == 0, cli.stderr
     assert "| 1 | 1 | 2 | 1 | 2 | 1.000 |" in cli.stdout
+    for loop, rates in ((a, [0.33, 0.33]), (b, [0.33, 0.67])):
+        (loop / "metrics.json").write_text(json.dumps(
+            [{"iteration": i, "eval": {"pass@1": r}, "verifier": {"train_solve_rate": 0.5} if i else {}}
+             for i, r in enumerate(rates)]))
+    png = tmp_path / "curves.png"
+    plotted = subprocess.run([sys.executable, "-m", "codeagent", "compare", str(a), str(b), "--plot", str(png)],
+                             capture_output=True, text=True)
+    assert plotted.returncode == 0, plotted.stderr
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
     missing = subprocess.run([sys.executable, "-m", "codeagent", "compare", str(a), str(tmp_path / "nope")],
                              capture_output=True, text=True)
     assert missing.returncode != 0 and "no greedy eval" in missing.stderr
