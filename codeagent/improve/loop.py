@@ -191,6 +191,8 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     figures: dict = {}
     g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, split, 1, 0.0))
     _say("eval greedy", g)
+    # The sub-runs' own times, so a resumed loop reports the time the work took, not ~0 s of rereading.
+    wall = g.get("wall_s", 0.0)
     figures["pass@1"] = g["pass@1"]
     figures["greedy_solved"] = g["n_solved"]
     figures["n_tasks"] = g["n_tasks"]
@@ -200,8 +202,8 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
                                                        cfg.temperature))
         figures[f"pass@{cfg.eval_samples}"] = s[f"pass@{cfg.eval_samples}"]
         figures["sampled_pass@1"] = s["pass@1"]
-    # The sub-runs' own times, so a resumed loop reports the time the work took, not ~0 s of rereading.
-    figures["wall_s"] = round(g.get("wall_s", 0.0) + (s.get("wall_s", 0.0) if cfg.eval_samples > 0 else 0.0), 1)
+        wall += s.get("wall_s", 0.0)
+    figures["wall_s"] = round(wall, 1)
     return figures
 
 
