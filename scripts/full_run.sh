@@ -21,8 +21,9 @@ if [ $cuda = 1 ]; then
 else
   [ -n "${CONCURRENCY:-}" ] && opts+=(--concurrency "$CONCURRENCY")
   [ -n "${WORKERS:-}" ] && opts+=(--workers "$WORKERS")
-  # Two loops on one CPU: each decodes with half the cores instead of both oversubscribing all.
-  export CODEAGENT_THREADS=${CODEAGENT_THREADS:-$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))}
+  # Two loops on one CPU: pin both decoding and training to the decoder's default share (half the
+  # usable cores), instead of each training with torch's all-core pool.
+  export CODEAGENT_THREADS=${CODEAGENT_THREADS:-$(python3 -c 'from codeagent.models.hf import default_threads; print(default_threads())')}
 fi
 mkdir -p "$out"
 pids=()

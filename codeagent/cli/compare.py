@@ -16,7 +16,7 @@ def run(args) -> int:
     from codeagent.improve.paired import compare_loops
     rows = compare_loops(args.a, args.b)
     if not rows:
-        raise UserError(f"no greedy eval (base/eval_greedy/verdicts.jsonl) in both {args.a} and {args.b}; "
+        raise UserError(f"no greedy eval of the base model has finished in both {args.a} and {args.b}; "
                         "pass two `codeagent improve --out` folders")
     a, b = args.a.name, args.b.name
     print(f"| iter | {a} solved | {b} solved | only {a} | only {b} | sign test p |")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -29,32 +28,10 @@ from codeagent.trajectory import read_jsonl
 
 from .config import ImproveConfig
 from .diversity import diversity
-from .paired import GREEDY_RUN, eval_folder, solved_counts
-from .report import METRICS_FILE
-
-CONFIG_FILE = "improve_config.json"
+from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, StageDir, eval_folder
+from .paired import solved_counts
 
 console = Console(stderr=True)
-
-
-@dataclass
-class StageDir:
-    """A stage's folder and its completion marker."""
-
-    path: Path
-
-    @property
-    def marker(self) -> Path:
-        return self.path.with_name(self.path.name + ".done.json")
-
-    def done(self) -> dict | None:
-        return json.loads(self.marker.read_text()) if self.marker.is_file() else None
-
-    def finish(self, figures: dict) -> dict:
-        tmp = self.marker.with_suffix(".tmp")
-        tmp.write_text(json.dumps(figures, indent=2))
-        tmp.replace(self.marker)
-        return figures
 
 
 def improve(cfg: ImproveConfig, out: Path) -> list[dict]:

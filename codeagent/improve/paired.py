@@ -12,13 +12,7 @@ from pathlib import Path
 
 from codeagent.trajectory import read_jsonl
 
-GREEDY_RUN = "eval_greedy"
-
-
-def eval_folder(out: Path, iteration: int) -> Path:
-    """Where the loop in `out` evaluates the model of metrics row `iteration` (0: the base model)."""
-    return Path(out) / "base" if iteration == 0 else Path(out) / f"iter_{iteration - 1}" / "eval"
-
+from .layout import greedy_stage
 
 def solved_counts(verdicts: Path) -> dict[str, tuple[int, int]]:
     """task id -> (attempts, attempts passing the held-out tests without a hack flag)."""
@@ -33,9 +27,9 @@ def solved_counts(verdicts: Path) -> dict[str, tuple[int, int]]:
 def greedy_solved(out: Path, iteration: int) -> set[str] | None:
     """Tasks the greedy eval of row `iteration` solved; None until that eval has finished (its
     `.done.json` marker), so a loop still verifying is never read half-way."""
-    run = eval_folder(out, iteration) / GREEDY_RUN
-    path = run / "verdicts.jsonl"
-    if not (path.is_file() and run.with_name(run.name + ".done.json").is_file()):
+    stage = greedy_stage(out, iteration)
+    path = stage.path / "verdicts.jsonl"
+    if not (path.is_file() and stage.marker.is_file()):
         return None
     return {task for task, (_, correct) in solved_counts(path).items() if correct}
 
@@ -57,10 +51,21 @@ def paired_change(before: set[str], after: set[str]) -> dict:
 
 def versus_base(out: Path, iteration: int) -> dict | None:
     """Tasks gained and lost by row `iteration`'s model against the base model, with the sign test."""
-    base, now = greedy_solved(out, 0), greedy_solved(out, iteration)
-    if iteration == 0 or base is None or now is None:
-        return None
-    return paired_change(base, now)
+    return changes_vs_base(out, [iteration]).get(iteration)
+
+
+def changes_vs_base(out: Path, iterations: list[int]) -> dict[int, dict]:
+    """iteration -> tasks gained and lost by that row's model against the base model, with the sign
+    test, for each row whose greedy eval has finished (the base model's own row excluded)."""
+    base = greedy_solved(out, 0)
+    if base is None:
+        return {}
+    changes = {}
+    for i in iterations:
+        now = greedy_solved(out, i) if i else None
+        if now is not None:
+            changes[i] = paired_change(base, now)
+    return changes
 
 
 def compare_loops(a: Path, b: Path) -> list[dict]:

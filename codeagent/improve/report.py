@@ -9,10 +9,10 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import ImproveConfig
-from .paired import versus_base
+from .layout import METRICS_FILE
+from .paired import changes_vs_base
 
 PLOT_FILE = "learning_curve.png"
-METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.md"
 
 
@@ -22,16 +22,20 @@ def _fmt(x) -> str:
     return f"{x:.3f}" if isinstance(x, float) else str(x)
 
 
-def _vs_base(out: Path | None, iteration: int) -> str:
-    paired = versus_base(out, iteration) if out is not None else None
+def _vs_base(paired: dict | None) -> str:
     return "-" if paired is None else f"+{paired['gained']}/-{paired['lost']} (p={paired['p']:.2f})"
 
 
-def rows(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> tuple[list[str], list[list[str]]]:
-    """The table of iterations; with the loop folder `out`, also the greedy eval tasks gained/lost
-    against the base model and the sign test's p-value (see paired.py)."""
+def _changes(out: Path | None, metrics: list[dict]) -> dict[int, dict] | None:
+    return None if out is None else changes_vs_base(out, [m["iteration"] for m in metrics])
+
+
+def rows(cfg: ImproveConfig, metrics: list[dict], changes: dict[int, dict] | None = None
+         ) -> tuple[list[str], list[list[str]]]:
+    """The table of iterations; with `changes` (paired.changes_vs_base), also the greedy eval tasks
+    gained/lost against the base model and the sign test's p-value."""
     k = f"pass@{cfg.eval_samples}" if cfg.eval_samples > 1 else None
-    head = ["iter", "model", "eval pass@1"] + (["vs base"] if out is not None else []) + ([f"eval {k}"] if k else []) + [
+    head = ["iter", "model", "eval pass@1"] + (["vs base"] if changes is not None else []) + ([f"eval {k}"] if k else []) + [
         "train solve", "gen. precision", "gen. recall", "examples", "distinct/task", "pairwise dist", "wall s"]
     body = []
     for m in metrics:
@@ -39,7 +43,8 @@ def rows(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> tu
         model = m.get("model", "")
         model = "base" if m["iteration"] == 0 else ("(untrained)" if m.get("training", {}).get("model") is None else f"iter_{m['iteration'] - 1}/model")
         body.append([str(m["iteration"]), model, _fmt(e.get("pass@1"))]
-                    + ([_vs_base(out, m["iteration"])] if out is not None else []) + ([_fmt(e.get(k))] if k else []) + [
+                    + ([_vs_base(changes.get(m["iteration"]))] if changes is not None else [])
+                    + ([_fmt(e.get(k))] if k else []) + [
             _fmt(v.get("train_solve_rate")), _fmt(v.get("generated_precision")), _fmt(v.get("generated_recall")),
             _fmt(m.get("data", {}).get("n_examples")), _fmt(d.get("distinct_per_task")),
             _fmt(d.get("mean_pairwise_distance")), f"{sum(m.get('wall_s', {}).values()):.0f}"])
@@ -47,7 +52,7 @@ def rows(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> tu
 
 
 def print_table(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None) -> None:
-    head, body = rows(cfg, metrics, out)
+    head, body = rows(cfg, metrics, _changes(out, metrics))
     table = Table(title=f"improve: {cfg.task_set} ({cfg.verifier} verifier)")
     for h in head:
         table.add_column(h, justify="right")
@@ -56,12 +61,28 @@ def print_table(cfg: ImproveConfig, metrics: list[dict], out: Path | None = None
     Console(width=max(Console().width, 160)).print(table)
 
 
-def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
+def _axes():
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    its = [m["iteration"] for m in metrics]
     fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    return plt, fig, ax
+
+
+def _save(plt, fig, ax, path: Path, iterations, top: float) -> None:
+    ax.set_xlabel("iteration (0 = base model)")
+    ax.set_ylabel("rate")
+    ax.set_ylim(0, top)
+    ax.set_xticks(sorted(iterations))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
+    plt, fig, ax = _axes()
+    its = [m["iteration"] for m in metrics]
     series = {"eval pass@1 (greedy)": [m.get("eval", {}).get("pass@1") for m in metrics]}
     if cfg.eval_samples > 1:
         series[f"eval pass@{cfg.eval_samples}"] = [m.get("eval", {}).get(f"pass@{cfg.eval_samples}") for m in metrics]
@@ -71,24 +92,14 @@ def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
         pts = [(x, y) for x, y in zip(its, ys) if y is not None]
         if pts:
             ax.plot(*zip(*pts), marker="o", label=label)
-    ax.set_xlabel("iteration (0 = base model)")
-    ax.set_ylabel("rate")
-    ax.set_ylim(0, 1)
-    ax.set_xticks(its)
     ax.set_title(f"{cfg.model} on {cfg.task_set}, {cfg.verifier} verifier")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, ax, path, its, 1.0)
 
 
 def plot_side_by_side(loops: list[Path], path: Path) -> None:
     """Several loops' learning curves in one PNG: eval pass@1 (solid) and train solve rate (dashed),
     one colour per loop, labelled by folder name (e.g. the two verifier modes)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    plt, fig, ax = _axes()
     top, iterations = 0.0, set()
     for loop, colour in zip(loops, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         metrics = json.loads((Path(loop) / METRICS_FILE).read_text())
@@ -100,19 +111,13 @@ def plot_side_by_side(loops: list[Path], path: Path) -> None:
                 ax.plot(*zip(*pts), style, marker="o", color=colour, label=f"{Path(loop).name}: {what}")
                 top = max(top, *(y for _, y in pts))
                 iterations.update(x for x, _ in pts)
-    ax.set_xlabel("iteration (0 = base model)")
-    ax.set_ylabel("rate")
-    ax.set_ylim(0, min(1.0, top * 1.3 + 0.02))
-    ax.set_xticks(sorted(iterations))
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _save(plt, fig, ax, path, iterations, min(1.0, top * 1.3 + 0.02))
 
 
 def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     plot(cfg, metrics, out / PLOT_FILE)
-    head, body = rows(cfg, metrics, out)
+    changes = _changes(out, metrics)
+    head, body = rows(cfg, metrics, changes)
     lines = [f"# improve: {cfg.task_set}, {cfg.verifier} verifier", "",
              f"Base model `{cfg.model}`, {cfg.iterations} iteration(s), {cfg.samples} sample(s) per train task, "
              f"eval on `{cfg.eval_task_set}` test split.", "",
@@ -124,7 +129,7 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
         n = metrics[-1].get("eval", {}).get("n_tasks")
         on = f" on {n} eval tasks" if n else ""
         lines += ["", f"Eval pass@1 went from {first:.3f} (base) to {last:.3f}{on}: it {verdict}."]
-        paired = versus_base(out, metrics[-1]["iteration"])
+        paired = changes.get(metrics[-1]["iteration"])
         if paired is not None:
             noise = "unlikely to be noise" if paired["p"] < 0.05 else "within noise"
             lines[-1] += (f" Against the base model, greedy eval gained {paired['gained']} task(s) and lost "

@@ -7,8 +7,8 @@ from math import comb
 
 import pytest
 
-from codeagent.improve.paired import (compare_loops, eval_folder, greedy_solved, sign_test_p, solved_counts,
-                                      versus_base)
+from codeagent.improve.layout import eval_folder
+from codeagent.improve.paired import compare_loops, greedy_solved, sign_test_p, solved_counts, versus_base
 
 
 def _verdicts(folder, outcomes):

@@ -1,0 +1,42 @@
+"""The shape of an improve-loop folder: stage folders with completion markers, and where each
+model is evaluated. The loop writes it; the report and `codeagent compare` read it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+CONFIG_FILE = "improve_config.json"
+METRICS_FILE = "metrics.json"
+GREEDY_RUN = "eval_greedy"
+
+
+@dataclass
+class StageDir:
+    """A stage's folder and its completion marker."""
+
+    path: Path
+
+    @property
+    def marker(self) -> Path:
+        return self.path.with_name(self.path.name + ".done.json")
+
+    def done(self) -> dict | None:
+        return json.loads(self.marker.read_text()) if self.marker.is_file() else None
+
+    def finish(self, figures: dict) -> dict:
+        tmp = self.marker.with_suffix(".tmp")
+        tmp.write_text(json.dumps(figures, indent=2))
+        tmp.replace(self.marker)
+        return figures
+
+
+def eval_folder(out: Path, iteration: int) -> Path:
+    """Where the loop in `out` evaluates the model of metrics row `iteration` (0: the base model)."""
+    return Path(out) / "base" if iteration == 0 else Path(out) / f"iter_{iteration - 1}" / "eval"
+
+
+def greedy_stage(out: Path, iteration: int) -> StageDir:
+    """The greedy eval run of metrics row `iteration`."""
+    return StageDir(eval_folder(out, iteration) / GREEDY_RUN)
