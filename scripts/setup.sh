@@ -5,12 +5,15 @@
 #   CODEAGENT_NO_DOCKER=1 bash ...   # skip the Docker engine and image (local backend only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PY=${PYTHON:-python3}
+# Everything Python goes into .venv, a virtual environment the project owns: a stock Debian
+# python3 has no pip and is externally managed (PEP 668), so nothing is installed into it.
+VENV=${CODEAGENT_VENV:-.venv}
+PY="$VENV/bin/python"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------------
 need_apt=()
-for pkg in git patch debootstrap docker.io python3-pytest util-linux; do
+for pkg in git patch debootstrap docker.io util-linux; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then
@@ -21,6 +24,20 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+# --- the project's virtual environment ---------------------------------------------------------
+BASE_PY=${PYTHON:-python3}
+if ! "$PY" -c "import pip" >/dev/null 2>&1; then
+  if ! "$BASE_PY" -c "import venv, ensurepip" >/dev/null 2>&1; then
+    log "apt-get install python3-venv (the standard venv module and its pip)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq python3-venv >/dev/null
+  fi
+  log "creating $VENV with $("$BASE_PY" --version)"
+  rm -rf "$VENV"
+  "$BASE_PY" -m venv "$VENV"
 fi
 
 # --- Python packages --------------------------------------------------------------------------
