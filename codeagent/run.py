@@ -1,10 +1,10 @@
 """The run stage: every (task, sample) pair of a task set through an agent, in sandboxes.
 
-Writes into OUT:
-- `config.json`: everything needed to reproduce the run (written once; a rerun with a different
-  config is refused unless only how-it-runs fields differ, see SAFE_FIELDS).
-- `trajectories.jsonl`: one `Attempt` per line, appended and fsynced as each finishes.
-- `run_summary.json`: counts of the whole run so far.
+Writes into the run folder OUT (`codeagent.runfolder` owns its files):
+- the config: everything needed to reproduce the run (written once; a rerun with a different
+  config is refused unless only how-it-runs fields differ, see SAFE_FIELDS);
+- the attempts: one `Attempt` per line, appended and fsynced as each finishes;
+- the run summary: counts of the whole run so far.
 
 Resumable: killed at any point and rerun with the same OUT, it runs exactly the missing pairs.
 Sample seeds depend only on (seed, task id, sample index), so a resumed run samples what an
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -29,13 +28,12 @@ from codeagent.agents.base import derive_seed
 from codeagent.errors import UserError
 from codeagent.executor import make_executor
 from codeagent.models import DEFAULT_MODEL, SamplingParams, load_model, widen_batch
+from codeagent.progress import ProgressBar
+from codeagent.runfolder import CONFIG_FILE, TRAJECTORIES_FILE, RunFolder, RunFolderError
 from codeagent.sandbox import SandboxError, SandboxLimits
 from codeagent.tasks import Task, load_tasks
-from codeagent.trajectory import FORMAT_VERSION, Attempt, JsonlAppender, attempt_id, read_jsonl
+from codeagent.trajectory import FORMAT_VERSION, Attempt, attempt_id
 
-CONFIG_FILE = "config.json"
-TRAJECTORIES_FILE = "trajectories.jsonl"
-SUMMARY_FILE = "run_summary.json"
 INFRA_STATUSES = ("model-error", "sandbox-error")
 
 # config.json fields that may change between a run and its resumption: they say how the run
@@ -120,7 +118,7 @@ class RunSummary:
 def run_agent(config: RunConfig, out: Path) -> RunSummary:
     """Run (or resume) `config` into folder `out`."""
     started = time.monotonic()
-    out = Path(out)
+    folder = RunFolder(out)
     tasks = load_tasks(config.task_set, config.split)
     if config.only_task_ids is not None:
         wanted = set(config.only_task_ids)
@@ -140,20 +138,19 @@ def run_agent(config: RunConfig, out: Path) -> RunSummary:
         _check_task(task)
         agent.check(task)
     record = _config_record(config, agent.config_dict(), tasks)
-    record = _reconcile(out, record)
+    record = _reconcile(folder, record)
 
-    traj = out / TRAJECTORIES_FILE
-    done = _existing(traj)
+    done = folder.attempt_ids()
     pending = [(t, k) for t in tasks for k in range(config.samples) if attempt_id(t.id, k) not in done]
     n_new, tokens = 0, [0, 0]
     if pending:
-        n_new, tokens = _execute(config, record, agent, pending, traj, len(done), len(tasks) * config.samples)
-    summary = _summarise(record, out, tasks, config.samples, n_new, tokens, time.monotonic() - started)
-    (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+        n_new, tokens = _execute(config, record, agent, pending, folder, len(done), len(tasks) * config.samples)
+    summary = _summarise(record, folder, tasks, config.samples, n_new, tokens, time.monotonic() - started)
+    folder.write_summary(summary.to_dict())
     return summary
 
 
-def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_before: int,
+def _execute(config: RunConfig, record: dict, agent, pending, folder: RunFolder, n_before: int,
              n_total: int) -> tuple[int, list[int]]:
     from codeagent.sandbox.pool import SandboxPool
 
@@ -183,8 +180,8 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
     try:
         pool = SandboxPool(config.backend, size=config.concurrency, limits=config.limits, quiet=not config.progress)
         executor = make_executor(config.executor, workers=config.concurrency)
-        writer = JsonlAppender(traj)
-        progress = _Progress(config.progress, n_total, n_before)
+        writer = folder.attempts_writer()
+        progress = ProgressBar("run", n_total, enabled=config.progress, completed=n_before, rates=True)
         for outcome in executor.map_unordered(attempt, pending):
             if not outcome.ok:
                 task, k = outcome.item
@@ -199,13 +196,13 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
                     n_new += 1
                     tokens[0] += a.prompt_tokens
                     tokens[1] += a.completion_tokens
-                    progress.advance(a.prompt_tokens + a.completion_tokens)
+                    progress.advance(tokens=a.prompt_tokens + a.completion_tokens)
                 streak = []
             if len(streak) >= config.max_infra_errors:
                 last = streak[-1].error if isinstance(streak[-1], Attempt) else streak[-1]
                 raise RunError(f"stopping: {len(streak)} attempts in a row failed outside the agent's control "
                                f"(model server or sandbox); last error: {last}. The {n_before + n_new} attempts "
-                               f"in {traj} are kept; fix the cause and rerun the same command to finish the rest.")
+                               f"in {folder.file(TRAJECTORIES_FILE)} are kept; fix the cause and rerun the same command to finish the rest.")
         for a in streak:  # isolated infra failures at the very end are real outcomes of those attempts
             if isinstance(a, Attempt):
                 writer.append(a.to_dict())
@@ -227,14 +224,6 @@ def _check_task(task: Task) -> None:
                        "an agent would see them. Fix the task set.")
 
 
-def _existing(traj: Path) -> set[str]:
-    """attempt_ids already written (a torn last line of a killed run is ignored)."""
-    seen: set[str] = set()
-    for d in read_jsonl(traj):
-        seen.add(d.get("attempt_id") or attempt_id(d["task_id"], d["sample_index"]))
-    return seen
-
-
 def _config_record(config: RunConfig, agent_config: dict, tasks: list[Task]) -> dict:
     d = asdict(config)
     d.pop("agent_options")  # recorded resolved, as agent_config
@@ -243,22 +232,21 @@ def _config_record(config: RunConfig, agent_config: dict, tasks: list[Task]) -> 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def _reconcile(out: Path, record: dict) -> dict:
-    """Write config.json for a new run, or check a rerun against it and note the resumption."""
-    path = out / CONFIG_FILE
-    if not path.exists():
-        if (out / TRAJECTORIES_FILE).exists():
+def _reconcile(folder: RunFolder, record: dict) -> dict:
+    """Write the config of a new run, or check a rerun against it and note the resumption."""
+    out = folder.path
+    if not folder.has_config():
+        if folder.has_attempts():
             raise RunError(f"{out}: has {TRAJECTORIES_FILE} but no {CONFIG_FILE}; use a new --out")
-        out.mkdir(parents=True, exist_ok=True)
         record["run_id"] = f"{out.resolve().name}-{uuid.uuid4().hex[:8]}"
-        _write_json(path, record)
+        folder.write_config(record)
         return record
     try:
-        old = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
-        raise RunError(f"{path}: not valid JSON ({e}); fix it or use a new --out") from None
+        old = folder.config(required=())
+    except RunFolderError as e:
+        raise RunError(str(e)) from None
     record = json.loads(json.dumps(record))  # compare as stored (tuples are lists in JSON)
-    differ = _differences({k: v for k, v in old.items() if k not in SAFE_FIELDS},
+    differ = config_differences({k: v for k, v in old.items() if k not in SAFE_FIELDS},
                           {k: v for k, v in record.items() if k not in SAFE_FIELDS})
     if differ:
         lines = "; ".join(f"{k}: was {_short(a)}, now {_short(b)}" for k, a, b in differ)
@@ -266,16 +254,17 @@ def _reconcile(out: Path, record: dict) -> dict:
                        f"to resume it, or pass a new --out.")
     merged = {**old, **{k: record[k] for k in SAFE_FIELDS if k in record and k not in ("run_id", "created")}}
     merged["resumed"] = [*old.get("resumed", []), record["created"]]
-    _write_json(path, merged)
+    folder.write_config(merged)
     return merged
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+def config_differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted field, old value, new value) for every field that differs, nested dicts included."""
     out = []
     for k in sorted(set(old) | set(new)):
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{k}.")
+            out += config_differences(a, b, f"{prefix}{k}.")
         elif a != b:
             out.append((prefix + k, a, b))
     return out
@@ -284,12 +273,6 @@ def _differences(old: dict, new: dict, prefix: str = "") -> list[tuple[str, obje
 def _short(value) -> str:
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
 
 
 def code_version() -> dict:
@@ -305,48 +288,13 @@ def code_version() -> dict:
     return version
 
 
-def _summarise(record: dict, out: Path, tasks: list[Task], samples: int, n_new: int, tokens: list[int],
+def _summarise(record: dict, folder: RunFolder, tasks: list[Task], samples: int, n_new: int, tokens: list[int],
                wall: float) -> RunSummary:
     wanted = {attempt_id(t.id, k) for t in tasks for k in range(samples)}
-    rows = {}
-    for d in read_jsonl(out / TRAJECTORIES_FILE):
-        key = d.get("attempt_id") or attempt_id(d["task_id"], d["sample_index"])
-        if key in wanted:
-            rows.setdefault(key, d)
-    return RunSummary(run_id=record["run_id"], out=str(out), n_expected=len(wanted), n_done=len(rows),
-                      n_new=n_new, exit_statuses=dict(Counter(d["exit_status"] for d in rows.values())),
+    rows = [a for a in folder.attempts(required=False) if a.attempt_id in wanted]
+    return RunSummary(run_id=record["run_id"], out=str(folder.path), n_expected=len(wanted), n_done=len(rows),
+                      n_new=n_new, exit_statuses=dict(Counter(a.exit_status for a in rows)),
                       prompt_tokens=tokens[0], completion_tokens=tokens[1], wall_s=round(wall, 3))
-
-
-class _Progress:
-    """A rich progress bar with ETA, attempts/s and tokens/s (or nothing when disabled)."""
-
-    def __init__(self, enabled: bool, total: int, completed: int):
-        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                   TimeElapsedColumn, TimeRemainingColumn)
-        self.start = time.monotonic()
-        self.n, self.tokens = 0, 0
-        self.bar = Progress(TextColumn("run"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            TextColumn("eta"), TimeRemainingColumn(), TextColumn("{task.fields[rates]}"),
-                            disable=not enabled, transient=False)
-        self.task = self.bar.add_task("run", total=total, completed=completed, rates="")
-        self.bar.start()
-
-    def advance(self, tokens: int) -> None:
-        self.n += 1
-        self.tokens += tokens
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        self.bar.update(self.task, advance=1,
-                        rates=f"{self.n / elapsed:.2f} att/s  {self.tokens / elapsed:,.0f} tok/s")
-
-    def warn(self, message: str) -> None:
-        if self.bar.disable:
-            print(f"warning: {message}", file=sys.stderr)
-        else:
-            self.bar.console.print(f"[yellow]warning:[/] {message}", highlight=False, markup=True)
-
-    def close(self) -> None:
-        self.bar.stop()
 
 
 def print_summary(summary: RunSummary) -> None:

@@ -14,20 +14,19 @@ Readers: `verify` (config, attempts, verdicts, generated tests), `export` (confi
 verdicts, gap report), `improve` (verdicts, gap report, attempts), `compare` and `report` (verdicts).
 They all go through `RunFolder`; no other module names these files.
 
-JSONL files are append-only and written by `JsonlAppender` (one flushed, fsynced line per
-record): a kill leaves at most one torn last line, which every reader here skips. A line that is
-not a valid record fails with its file, line and what to do.
+JSONL files are append-only (`codeagent.jsonl`): a kill leaves at most one torn last line, which
+every reader here skips. A line that is not a valid record fails with its file, line and what to do.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TypeVar
+from typing import Callable, TypeVar
 
 from codeagent.errors import UserError
+from codeagent.jsonl import JsonlAppender, JsonlError, numbered_records, write_json
 from codeagent.trajectory import Attempt, RecordError, attempt_id
 
 R = TypeVar("R")
@@ -96,17 +95,18 @@ class RunFolder:
     def attempt_ids(self) -> set[str]:
         """Ids of the attempts written so far (cheap: records are not validated)."""
         return {d.get("attempt_id") or attempt_id(d["task_id"], d["sample_index"])
-                for _, d in numbered_records(self.file(TRAJECTORIES_FILE))}
+                for _, d in _records(self.file(TRAJECTORIES_FILE))}
 
     def attempts(self, required: bool = True) -> list[Attempt]:
         """Every attempt, in the order first written; a later line for the same attempt wins."""
         path = self.file(TRAJECTORIES_FILE)
         latest = _parse_latest(path, Attempt.from_dict, "attempt", lambda a: a.attempt_id)
         if required and not latest:
-            raise RunFolderError(f"{path}: no attempts; run `codeagent run ... --out {self.path}` first")
+            what = f"{path}: no attempts" if path.exists() else f"{self.path}: no {TRAJECTORIES_FILE}"
+            raise RunFolderError(f"{what}; run `codeagent run ... --out {self.path}` first")
         return list(latest.values())
 
-    def attempts_writer(self) -> "JsonlAppender":
+    def attempts_writer(self) -> JsonlAppender:
         return JsonlAppender(self.file(TRAJECTORIES_FILE))
 
     # -- verdicts.jsonl ------------------------------------------------------------------------
@@ -116,12 +116,8 @@ class RunFolder:
         return _parse_latest(self.file(VERDICTS_FILE), Verdict.from_dict, "verdict", lambda v: v.attempt_id,
                              fix="delete the line to re-verify")
 
-    def verdicts_writer(self) -> "JsonlAppender":
+    def verdicts_writer(self) -> JsonlAppender:
         return JsonlAppender(self.file(VERDICTS_FILE))
-
-    def verdicts_done(self) -> bool:
-        """Whether verify has written any verdict here (cheap)."""
-        return self.file(VERDICTS_FILE).is_file()
 
     # -- generated_tests.jsonl -----------------------------------------------------------------
     def generated_tests(self) -> dict:
@@ -130,7 +126,7 @@ class RunFolder:
         return _parse_latest(self.file(GENERATED_TESTS_FILE), GeneratedTests.from_dict, "generated-tests",
                              lambda g: g.task_id, fix="delete the line to regenerate")
 
-    def generated_tests_writer(self) -> "JsonlAppender":
+    def generated_tests_writer(self) -> JsonlAppender:
         return JsonlAppender(self.file(GENERATED_TESTS_FILE))
 
     # -- gap_report.json -----------------------------------------------------------------------
@@ -147,81 +143,21 @@ class RunFolder:
         write_json(self.file(GAP_REPORT_FILE), report)
 
 
-# -- JSONL --------------------------------------------------------------------------------------
-class JsonlAppender:
-    """Append-only JSONL writer: each record is one flushed, fsynced line.
-
-    A kill can leave at most one torn final line; readers skip it and it is rewritten.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(self.path)
-        self._f = open(self.path, "a", encoding="utf-8")
-
-    def append(self, record: dict) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-
-def numbered_records(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, record) of a JSONL file; a torn last line is skipped, other bad lines fail."""
-    path = Path(path)
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.endswith("\n"):
-                return  # torn tail of a killed writer
-            if not line.strip():
-                continue
-            try:
-                yield lineno, json.loads(line)
-            except ValueError as e:
-                raise RunFolderError(f"{path}:{lineno}: not valid JSON ({e})") from None
-
-
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """Records of a JSONL file written by JsonlAppender, skipping a torn last line."""
-    for _, record in numbered_records(path):
-        yield record
-
-
+# -- reading records ----------------------------------------------------------------------------
 def _parse_latest(path: Path, parse: Callable[[dict], R], what: str, key: Callable[[R], str],
                   fix: str = "fix or delete that line") -> dict[str, R]:
     out: dict[str, R] = {}
-    for lineno, d in numbered_records(path):
+    for lineno, d in _records(path):
         try:
             record = parse(d)
-        except (RecordError, TypeError, KeyError, AttributeError, ValueError) as e:
+        except (RecordError, UserError, TypeError, KeyError, AttributeError, ValueError) as e:
             raise RunFolderError(f"{path}:{lineno}: not a valid {what} record ({e}); {fix}") from None
         out[key(record)] = record
     return out
 
 
-def _drop_torn_tail(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data.endswith(b"\n"):
-            return
-        f.truncate(data.rfind(b"\n") + 1)
-
-
-def write_json(path: Path, data: dict) -> None:
-    """Write through a temp file and rename, so a reader never sees half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+def _records(path: Path):
+    try:
+        yield from numbered_records(path)
+    except JsonlError as e:
+        raise RunFolderError(str(e)) from None

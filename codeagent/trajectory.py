@@ -1,15 +1,11 @@
-"""Trajectory records: one JSON line per attempt, appended and flushed as each attempt finishes.
+"""Trajectory records: one `Attempt` per agent attempt (stored by `codeagent.runfolder`).
 
-Verifier verdicts never rewrite this file; they live in `verdicts.jsonl` keyed by attempt_id.
+Verifier verdicts never rewrite an attempt; they live in their own records keyed by attempt_id.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Iterator
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
 FORMAT_VERSION = 1
 EXIT_STATUSES = ("submitted", "step-limit", "format-error", "model-error", "sandbox-error")
@@ -59,6 +55,7 @@ class Attempt:
     def from_dict(cls, d: dict) -> "Attempt":
         d = dict(d)
         d.pop("attempt_id", None)
+        check_record(cls, d, FORMAT_VERSION)
         d["steps"] = [Step(**s) for s in d.get("steps", [])]
         return cls(**d)
 
@@ -67,52 +64,24 @@ def attempt_id(task_id: str, sample_index: int) -> str:
     return f"{task_id}#{sample_index}"
 
 
-class JsonlAppender:
-    """Append-only JSONL writer: each record is one flushed, fsynced line.
-
-    A kill can leave at most one torn final line; readers skip it and it is rewritten.
-    """
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        _drop_torn_tail(self.path)
-        self._f = open(self.path, "a", encoding="utf-8")
-
-    def append(self, record: dict) -> None:
-        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self._f.flush()
-        os.fsync(self._f.fileno())
-
-    def close(self) -> None:
-        self._f.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
+class RecordError(ValueError):
+    """A stored record this version cannot read; the message says which field and why."""
 
 
-def read_jsonl(path: Path) -> Iterator[dict]:
-    """Records of a JSONL file written by JsonlAppender, skipping a torn last line."""
-    path = Path(path)
-    if not path.exists():
-        return
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if not line.endswith("\n"):
-                return  # torn tail of a killed writer
-            if line.strip():
-                yield json.loads(line)
-
-
-def _drop_torn_tail(path: Path) -> None:
-    if not path.exists() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        data = f.read()
-        if data.endswith(b"\n"):
-            return
-        cut = data.rfind(b"\n") + 1
-        f.truncate(cut)
+def check_record(cls, d: dict, version: int) -> None:
+    """Refuse, with a clear message, a record of `cls` written by a newer format or with fields
+    this version does not know (a plain `cls(**d)` would fail with a bare TypeError)."""
+    if not isinstance(d, dict):
+        raise RecordError(f"expected a JSON object, got {type(d).__name__}")
+    found = d.get("format_version", 1)
+    if not isinstance(found, int) or found > version:
+        raise RecordError(f"format_version {found!r} is newer than this codeagent reads ({version}); "
+                          "upgrade codeagent to read it")
+    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    if unknown:
+        raise RecordError(f"unknown field(s) {', '.join(unknown)} for format_version {found} "
+                          f"(this codeagent reads format {version}); was it written by a newer codeagent?")
+    missing = [f.name for f in fields(cls)
+               if f.name not in d and f.default is MISSING and f.default_factory is MISSING]
+    if missing:
+        raise RecordError(f"missing field(s) {', '.join(missing)}")

@@ -12,21 +12,17 @@ from collections import defaultdict
 from pathlib import Path
 
 from codeagent.evaluation.passk import pass_at_k
+from codeagent.improve.paired import solved_counts
 from codeagent.run import RunConfig, run_agent
 from codeagent.tasks import load_tasks, tasks_by_id
-from codeagent.trajectory import read_jsonl
 from codeagent.verify.stage import VerifyConfig, verify_run
 
 
 def measure(model, split, samples, temperature, task_ids, out, max_tokens):
     run_agent(RunConfig(task_set="pyfuncs", split=split, model=model, samples=samples, temperature=temperature,
                         only_task_ids=task_ids, max_tokens=max_tokens, concurrency=8), out)
-    verify_run(out, ("heldout",), VerifyConfig())
-    counts = {}
-    for v in read_jsonl(out / "verdicts.jsonl"):
-        n, c = counts.get(v["task_id"], (0, 0))
-        counts[v["task_id"]] = (n + 1, c + bool(v["heldout"]["passed"] and not v["hack_flags"]))
-    return counts
+    verify_run(out, VerifyConfig(verifiers=("heldout",)))
+    return solved_counts(out)
 
 
 def stratified(split_tasks, per_tier):

@@ -14,7 +14,7 @@ import pytest
 from codeagent.models import ModelError
 from codeagent.run import RunConfig, RunError, run_agent
 from codeagent.tasks import TaskSetError, load_tasks
-from codeagent.trajectory import read_jsonl
+from codeagent.jsonl import read_jsonl
 
 pytestmark = pytest.mark.slow
 

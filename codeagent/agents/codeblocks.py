@@ -25,6 +25,8 @@ class CodeBlock:
     code: str
     closed: bool
     """False when the reply ended (or was cut) before a closing fence."""
+    span: tuple[int, int] = (0, 0)
+    """Where the whole block, fences included, sits in the text."""
 
 
 def code_blocks(text: str) -> list[CodeBlock]:
@@ -40,10 +42,25 @@ def code_blocks(text: str) -> list[CodeBlock]:
         close = re.compile(r"^[ \t]*" + re.escape(fence[0]) + "{" + str(len(fence)) + r",}[ \t]*$", re.MULTILINE)
         c = close.search(text, body_start)
         if c is None:
-            blocks.append(CodeBlock(lang, text[body_start:], closed=False))
+            blocks.append(CodeBlock(lang, text[body_start:], closed=False, span=(m.start(), len(text))))
             return blocks
-        blocks.append(CodeBlock(lang, text[body_start:c.start()], closed=True))
+        blocks.append(CodeBlock(lang, text[body_start:c.start()], closed=True, span=(m.start(), c.end())))
         pos = c.end()
+
+
+def python_blocks(text: str) -> list[str]:
+    """The code of every python (or bare) fenced block of `text`."""
+    return [b.code for b in code_blocks(text) if b.lang in PYTHON_LANGS]
+
+
+def without_code_blocks(text: str) -> str:
+    """`text` with every fenced block (fences included) cut out: the prose around the code."""
+    out, pos = [], 0
+    for b in code_blocks(text):
+        out.append(text[pos:b.span[0]])
+        pos = b.span[1]
+    out.append(text[pos:])
+    return "".join(out)
 
 
 def python_code(reply: str, stub: str = "") -> str | None:

@@ -7,8 +7,10 @@ HELP = "export verified attempts of runs as training data (OpenAI JSONL, HF data
 
 def add_arguments(p) -> None:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="run dirs written by `codeagent run`")
-    p.add_argument("--verifier", required=True, choices=["generated", "heldout", "both"],
-                   help="whose acceptance counts (hack-flagged attempts are always dropped)")
+    from codeagent.export.runs import SELECTIONS
+    from codeagent.verify import VERIFIERS
+    p.add_argument("--verifier", required=True, choices=[*VERIFIERS, *SELECTIONS],
+                   help="whose acceptance counts: a verifier, or both (hack-flagged attempts are always dropped)")
     p.add_argument("--format", required=True, dest="fmt", metavar="FORMAT",
                    help="openai (chat JSONL) | hf (datasets folder + parquet, for `codeagent train`) | tools")
     p.add_argument("--out", required=True, type=Path, help="folder for the data, datasheet.json/.md, dropped.jsonl")

@@ -29,7 +29,22 @@ def add_arguments(p) -> None:
     p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
     p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
     p.add_argument("--seed", type=int)
+    p.add_argument("--set", action="append", metavar="STAGE.FIELD=VALUE",
+                   help="any stage field, e.g. train.lr=1e-4 or run.temperature=0.6 (repeatable; VALUE is JSON "
+                        "where it parses, else a string)")
     p.add_argument("--out", required=True, type=Path, help="loop folder (rerun with the same options resumes)")
+
+
+def _assignment(text: str) -> tuple[str, object]:
+    import json
+    from codeagent.errors import UserError
+    key, sep, value = text.partition("=")
+    if not sep or "." not in key:
+        raise UserError(f"--set {text!r}: expected STAGE.FIELD=VALUE, e.g. train.lr=1e-4")
+    try:
+        return key.strip(), json.loads(value)
+    except ValueError:
+        return key.strip(), value
 
 
 def run(args) -> int:
@@ -40,7 +55,8 @@ def run(args) -> int:
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
         eval_samples=args.eval_samples, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
-        concurrency=args.concurrency, workers=args.workers, seed=args.seed)
+        concurrency=args.concurrency, workers=args.workers, seed=args.seed,
+        **dict(_assignment(a) for a in args.set or []))
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics, args.out)
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")

@@ -10,7 +10,8 @@ HELP = "verify every attempt of a run (held-out tests, model-written tests + Cod
 def add_arguments(p) -> None:
     p.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="the --out folder of `codeagent run`")
     p.add_argument("--verifiers", default="generated,heldout",
-                   help="comma-separated: generated, heldout (default both; the gap report needs both)")
+                   help="comma-separated registered verifiers, e.g. generated, heldout (default both; the gap report "
+                        "needs heldout and one other)")
     p.add_argument("--model", help="model spec that writes the generated tests (default: the run's model)")
     p.add_argument("--n-tests", type=int, default=10, help="most generated tests kept per task (default 10)")
     p.add_argument("--samples", type=int, default=4, help="replies sampled per task when writing tests (default 4)")
@@ -22,6 +23,7 @@ def add_arguments(p) -> None:
 
 def run(args) -> int:
     from codeagent.errors import UserError
+    from codeagent.runfolder import GAP_REPORT_FILE, VERDICTS_FILE
     from codeagent.verify.gap import print_gap_report
     from codeagent.verify.stage import VerifyConfig, verify_run
 
@@ -31,11 +33,11 @@ def run(args) -> int:
             raise UserError(f"{name} must be at least 1, got {value}")
     cfg = VerifyConfig(verifiers=verifiers, model=args.model, n_tests=args.n_tests, samples=args.samples,
                        backend=args.backend, workers=args.workers, timeout_s=args.timeout)
-    result = verify_run(args.run_dir, verifiers, cfg)
+    result = verify_run(args.run_dir, cfg)
     print(f"verified {result.n_verified} attempt(s) of {result.n_attempts} "
           f"({result.n_attempts - result.n_verified} already done) in {result.timings['wall_s']:.1f}s; "
-          f"verdicts: {args.run_dir / 'verdicts.jsonl'}")
+          f"verdicts: {args.run_dir / VERDICTS_FILE}")
     if result.gap_report:
         print_gap_report(result.gap_report)
-        print(f"gap report: {args.run_dir / 'gap_report.json'}")
+        print(f"gap report: {args.run_dir / GAP_REPORT_FILE}")
     return 0

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeagent.tasks import load_tasks, tasks_by_id
-from codeagent.trajectory import JsonlAppender, read_jsonl
+from codeagent.jsonl import JsonlAppender, read_jsonl
 
 from .base import DEFAULT_TIMEOUT_S, TestReport
 from .engine import TestEngine, heldout_job

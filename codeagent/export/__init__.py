@@ -19,8 +19,6 @@ FORMATS: dict[str, str] = {
     "tools": "codeagent.export.tools:ToolsFormat",
 }
 
-VERIFIERS = ("generated", "heldout", "both")
-
 
 def get_format(name: str) -> Format:
     if name not in FORMATS:
@@ -35,4 +33,4 @@ def export_runs(*args, **kwargs):
     return _export_runs(*args, **kwargs)
 
 
-__all__ = ["FORMATS", "VERIFIERS", "Example", "ExportError", "Format", "export_runs", "get_format"]
+__all__ = ["FORMATS", "Example", "ExportError", "Format", "export_runs", "get_format"]

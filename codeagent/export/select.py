@@ -3,44 +3,26 @@ per-task cap so that the tasks a model already finds easy do not dominate the se
 
 from __future__ import annotations
 
-import ast
 import hashlib
-import io
-import re
-import tokenize
 from collections import Counter
 
+from codeagent.codenorm import normalized_code
+from codeagent.verify import accepts
 from codeagent.verify.record import Verdict
 
 from .base import Example
+from .runs import selected_verifiers
 
 
-def rejection(verdict: Verdict | None, verifier: str) -> str | None:
-    """Why `verifier` does not count this attempt as a success (None: it does)."""
+def rejection(verdict: Verdict | None, selection: str) -> str | None:
+    """Why the verifier(s) of `selection` do not count this attempt as a success (None: they do)."""
     if verdict is None:
         return "no-verdict"
     if verdict.hack_flags:
         return "hack-flagged:" + ",".join(sorted({h.hack_kind for h in verdict.hack_flags}))
-    if not verdict.accepted_by(verifier):
-        return f"rejected-by-{verifier}"
+    if not all(accepts(verdict, name) for name in selected_verifiers(selection)):
+        return f"rejected-by-{selection}"
     return None
-
-
-def normalized_code(code: str) -> str:
-    """The code up to formatting: its AST dump when it parses, else its text without comments and
-    whitespace (so two solutions differing only in layout or comments are one)."""
-    try:
-        return "ast:" + ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError):
-        pass
-    try:
-        tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline)
-                  if t.type not in (tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE,
-                                    tokenize.INDENT, tokenize.DEDENT)]
-        return "tok:" + " ".join(tokens)
-    except (tokenize.TokenError, IndentationError, SyntaxError):
-        text = re.sub(r"#[^\n]*", "", code)
-        return "txt:" + re.sub(r"\s+", "", text)
 
 
 def dedup_key(example: Example) -> str:

@@ -15,23 +15,29 @@ from pathlib import Path
 from codeagent.tasks import TaskSetError, load_task_set
 from codeagent.tasks.base import Task
 
-from . import VERIFIERS, get_format
+from codeagent.progress import ProgressBar
+from codeagent.verify import verifier_class
+
+from . import get_format
 from .base import Example, ExportError
 from .datasheet import write_datasheet
 from .decontam import Decontaminator, EvalSplit
 from .examples import Unusable, build_example
 from .openai import write_jsonl
-from .runs import RunData, load_run, verifier_precision
+from .runs import RunData, load_run, selected_verifiers, verifier_precision
 from .select import dedupe_and_cap, rejection
 
 DROPPED_FILE = "dropped.jsonl"
-VERIFIER_NOTES = {
-    "heldout": "Held-out tests are the reference: precision 1 by construction (they are hidden from the agent, "
-               "but using them for training data means the loop is no longer label-free).",
-    "generated": "Model-generated tests with dual-execution agreement; precision measured against held-out tests "
-                 "(gap_report.json).",
+SELECTION_NOTES = {
     "both": "Accepted by both verifiers; precision at least that of the generated verifier.",
 }
+
+
+def verifier_note(selection: str) -> str:
+    """What the datasheet says about the verifier(s) that chose the data."""
+    if selection in SELECTION_NOTES:
+        return SELECTION_NOTES[selection]
+    return getattr(verifier_class(selection), "note", f"Accepted by the {selection} verifier.")
 
 
 @dataclass
@@ -54,8 +60,7 @@ def export_runs(run_dirs: list[Path], verifier: str, fmt: str, out: Path, *, max
     eval_sets: `SET[:SPLIT]` strings never to train on; None means the `test` split of every
     task set the runs used (when it has one); [] means none.
     """
-    if verifier not in VERIFIERS:
-        raise ExportError(f"unknown verifier {verifier!r}; known: {', '.join(VERIFIERS)}")
+    selected_verifiers(verifier)  # an unknown name fails here, with the known ones
     if max_per_task is not None and max_per_task < 1:
         raise ExportError(f"--max-per-task must be at least 1, got {max_per_task}")
     if not run_dirs:
@@ -70,10 +75,11 @@ def export_runs(run_dirs: list[Path], verifier: str, fmt: str, out: Path, *, max
     dropped: list[tuple[RunData, str, str, str]] = []  # run, attempt id, task id, reason
     accepted: Counter = Counter()
     stage_counts = Counter()
-    with _progress(progress, sum(len(r.attempts) for r in runs)) as advance:
+    with ProgressBar("export: filtering attempts", sum(len(r.attempts) for r in runs), enabled=progress,
+                     transient=True) as bar:
         for run in runs:
             for attempt in run.attempts:
-                advance()
+                bar.advance()
                 reason = rejection(run.verdicts.get(attempt.attempt_id), verifier)
                 if reason is None:
                     accepted[attempt.task_id] += 1
@@ -116,7 +122,7 @@ def export_runs(run_dirs: list[Path], verifier: str, fmt: str, out: Path, *, max
     hack_kinds = Counter(k for *_, why in dropped if why.startswith("hack-flagged:")
                          for k in why.split(":", 1)[1].split(","))
     sheet = {
-        "format": fmt, "verifier": verifier, "verifier_note": VERIFIER_NOTES[verifier],
+        "format": fmt, "verifier": verifier, "verifier_note": verifier_note(verifier),
         "iteration": iteration, "n_examples": len(kept), "max_per_task": max_per_task,
         "runs": [_run_source(r, verifier) for r in runs],
         "eval_sets": [str(s) for s in splits], "eval_sets_default": eval_sets is None, "ngram": ngram,
@@ -173,23 +179,3 @@ def _per_family(runs, tasks, accepted: Counter, kept: list[Example]) -> dict[str
     for ex in kept:
         fam[ex.family]["exported"] += 1
     return dict(sorted(fam.items()))
-
-
-class _progress:
-    """A rich progress bar over attempts (a no-op when disabled)."""
-
-    def __init__(self, enabled: bool, total: int):
-        self.enabled, self.total = enabled, total
-
-    def __enter__(self):
-        if not self.enabled:
-            return lambda: None
-        from rich.progress import Progress
-        self._bar = Progress(transient=True)
-        self._bar.start()
-        task = self._bar.add_task("export: filtering attempts", total=self.total)
-        return lambda: self._bar.advance(task)
-
-    def __exit__(self, *exc):
-        if self.enabled:
-            self._bar.stop()

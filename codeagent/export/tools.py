@@ -9,8 +9,9 @@ The example ends on the agent's last tool call. Single-turn attempts keep their 
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
+
+from codeagent.agents.codeblocks import without_code_blocks
 
 from .base import Example
 from .openai import write_jsonl
@@ -28,7 +29,6 @@ BASH_TOOL = {
         },
     },
 }
-_FENCE = re.compile(r"```[^\n`]*\n.*?```", re.S)
 
 
 class ToolsFormat:
@@ -62,5 +62,5 @@ def _thought_for(action: str, replies: list[str]) -> tuple[str, list[str]]:
     format errors and are skipped), and the replies after it."""
     for i, text in enumerate(replies):
         if action.strip() and action.strip() in text:
-            return _FENCE.sub("", text).strip(), replies[i + 1:]
+            return without_code_blocks(text).strip(), replies[i + 1:]
     return "", replies

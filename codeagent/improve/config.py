@@ -1,11 +1,46 @@
-"""Configuration of the self-improvement loop, and its named presets."""
+"""Configuration of the self-improvement loop, and its named presets.
+
+`ImproveConfig` holds the loop's own choices plus one config per stage it runs — `run`
+(`RunConfig`: how model_i attempts tasks; train and eval runs both start from it), `verify`
+(`VerifyConfig`), `train` (`TrainConfig`) and `eval` — as templates: the loop fills in what
+changes per iteration (model, task set, split, folders) with `dataclasses.replace`. Presets and
+overrides address nested fields by dotted path (`"train.max_steps"`); a few command-line options
+set several stage fields at once (`SHARED`).
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
 
 from codeagent.errors import UserError
 from codeagent.models import DEFAULT_MODEL
+from codeagent.run import RunConfig
+from codeagent.train.config import TrainConfig
+from codeagent.verify.stage import VerifyConfig
+
+
+@dataclass(frozen=True)
+class LoopEvalConfig:
+    max_tasks: int | None = None
+    """Use only the first N eval tasks (a family-balanced slice); None: all."""
+    samples: int = 4
+    """Sampled attempts per eval task for pass@k, at the run's temperature (0: greedy pass@1 only)."""
+
+
+def _run_template() -> RunConfig:
+    # task_set, split and model are filled per stage by the loop
+    return RunConfig(task_set="", samples=4, max_tokens=320, concurrency=8)
+
+
+def _train_template() -> TrainConfig:
+    # data, out and base are filled per iteration by the loop
+    return TrainConfig(data=Path(), out=Path(), lora=True, epochs=3.0)
+
+
+# Fields of the stage templates that the loop fills itself: not settable, not recorded.
+FILLED_BY_LOOP = {"run": ("task_set", "split", "model", "only_task_ids"), "train": ("data", "out", "base"),
+                  "verify": ("verifiers", "model")}
 
 
 @dataclass(frozen=True)
@@ -19,53 +54,70 @@ class ImproveConfig:
     iterations: int = 2
     verifier: str = "generated"
     """Chooses training data: `generated` (no human label) or `heldout` (the oracle upper bound)."""
-    agent: str = "rewrite"
-    samples: int = 4
-    """Attempts per train task per iteration."""
-    temperature: float = 0.8
-    max_tokens: int = 320
-    train_tasks: int | None = None
-    """Use only the first N train tasks (a family-balanced slice); None: all."""
-    eval_tasks: int | None = None
-    """Use only the first N eval tasks (a family-balanced slice); None: all."""
-    eval_samples: int = 4
-    """Sampled attempts per eval task for pass@k (0: greedy pass@1 only)."""
     max_per_task: int = 2
     """Training examples kept per task per export (rejection-sampling cap)."""
     continue_from_previous: bool = False
     """Train model_{i+1} from model_i on this iteration's data (default: from the base model on all data so far, as ReST-EM)."""
-    lora: bool = True
-    lr: float | None = None
-    epochs: float = 3.0
-    max_steps: int | None = None
-    batch_size: int = 4
-    max_length: int = 512
-    gen_tests_samples: int = 4
-    """Replies sampled per task when the model writes its own tests."""
-    concurrency: int = 8
-    backend: str = "auto"
-    workers: int = 2
-    seed: int = 0
+    run: RunConfig = field(default_factory=_run_template)
+    """Every run of the loop; `run.max_tasks` slices the train split (the eval split: `eval.max_tasks`)."""
+    verify: VerifyConfig = field(default_factory=lambda: VerifyConfig(concurrency=8))
+    """Verification of train runs (and, held-out only, of eval runs); `verify.samples`: replies per task
+    when the model writes its own tests."""
+    train: TrainConfig = field(default_factory=_train_template)
+    eval: LoopEvalConfig = field(default_factory=LoopEvalConfig)
 
     def __post_init__(self) -> None:
         if self.verifier not in ("generated", "heldout"):
             raise UserError(f"--verifier must be generated or heldout, got {self.verifier!r}")
         if self.iterations < 1:
             raise UserError(f"--iterations must be at least 1, got {self.iterations}")
-        if self.samples < 1:
-            raise UserError(f"--samples must be at least 1, got {self.samples}")
+        if self.run.samples < 1:
+            raise UserError(f"--samples must be at least 1, got {self.run.samples}")
 
     @property
     def eval_task_set(self) -> str:
         return self.eval_set or self.task_set
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The config as recorded in the loop folder (fields the loop fills per stage left out)."""
+        d = _jsonable(asdict(self))
+        for stage, names in FILLED_BY_LOOP.items():
+            for name in names:
+                d[stage].pop(name, None)
+        return d
 
-    @classmethod
-    def field_names(cls) -> list[str]:
-        return [f.name for f in fields(cls)]
 
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+# Command-line options that set one value in several places.
+SHARED: dict[str, tuple[str, ...]] = {
+    "samples": ("run.samples",),
+    "temperature": ("run.temperature",),
+    "max_tokens": ("run.max_tokens",),
+    "agent": ("run.agent",),
+    "train_tasks": ("run.max_tasks",),
+    "eval_tasks": ("eval.max_tasks",),
+    "eval_samples": ("eval.samples",),
+    "concurrency": ("run.concurrency", "verify.concurrency"),
+    "backend": ("run.backend", "verify.backend"),
+    "workers": ("verify.workers",),
+    "gen_tests_samples": ("verify.samples",),
+    "seed": ("run.seed", "train.seed"),
+    "lora": ("train.lora",),
+    "lr": ("train.lr",),
+    "epochs": ("train.epochs",),
+    "max_steps": ("train.max_steps",),
+    "batch_size": ("train.batch_size",),
+    "max_length": ("train.max_length",),
+}
 
 # `quick` finishes in about 15 minutes on 2 idle CPU cores with the embedded model; `full` is the
 # whole pyfuncs set at GPU size (hours on CPU); `full-cpu` is the whole set sized for 2 CPU cores
@@ -73,19 +125,50 @@ class ImproveConfig:
 # LoRA step budget, greedy eval only, and wide batches (batch 32 decodes ~1.5x the tokens/s of
 # batch 8 on CPU).
 PRESETS: dict[str, dict] = {
-    "quick": dict(iterations=2, samples=4, train_tasks=24, eval_tasks=24, eval_samples=0,
-                  max_tokens=256, lora=True, max_steps=12, gen_tests_samples=2),
-    "full": dict(iterations=3, samples=8, train_tasks=None, eval_tasks=None, eval_samples=8,
-                 max_tokens=384, lora=False, epochs=3.0, gen_tests_samples=4),
-    "full-cpu": dict(iterations=3, samples=4, train_tasks=None, eval_tasks=None, eval_samples=0,
-                     max_tokens=256, lora=True, max_steps=24, gen_tests_samples=2, concurrency=32, workers=1),
-    "ci": dict(iterations=2, samples=2, train_tasks=3, eval_tasks=3, eval_samples=2, max_tokens=128,
-               lora=True, max_steps=2, gen_tests_samples=1, concurrency=6),
+    "quick": {"iterations": 2, "run.samples": 4, "run.max_tasks": 24, "eval.max_tasks": 24, "eval.samples": 0,
+              "run.max_tokens": 256, "train.lora": True, "train.max_steps": 12, "verify.samples": 2},
+    "full": {"iterations": 3, "run.samples": 8, "run.max_tasks": None, "eval.max_tasks": None, "eval.samples": 8,
+             "run.max_tokens": 384, "train.lora": False, "train.epochs": 3.0, "verify.samples": 4},
+    "full-cpu": {"iterations": 3, "run.samples": 4, "run.max_tasks": None, "eval.max_tasks": None,
+                 "eval.samples": 0, "run.max_tokens": 256, "train.lora": True, "train.max_steps": 24,
+                 "verify.samples": 2, "run.concurrency": 32, "verify.concurrency": 32, "verify.workers": 1},
+    "ci": {"iterations": 2, "run.samples": 2, "run.max_tasks": 3, "eval.max_tasks": 3, "eval.samples": 2,
+           "run.max_tokens": 128, "train.lora": True, "train.max_steps": 2, "verify.samples": 1,
+           "run.concurrency": 6, "verify.concurrency": 6},
 }
 
 
 def preset_config(name: str | None, **overrides) -> ImproveConfig:
+    """The preset's config with `overrides` applied (None values keep the preset's). Keys are
+    top-level fields, dotted stage fields (pass them as **{"train.lr": 1e-4}) or `SHARED` options."""
     if name is not None and name not in PRESETS:
         raise UserError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
-    base = ImproveConfig(**(PRESETS[name] if name else {}))
-    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
+    values = dict(PRESETS[name]) if name else {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        for path in SHARED.get(key, (key,)):
+            values[path] = value
+    return with_values(ImproveConfig(), values)
+
+
+def with_values(cfg: ImproveConfig, values: dict) -> ImproveConfig:
+    """`cfg` with dotted-path fields set (unknown paths fail, naming the known ones)."""
+    top: dict = {}
+    nested: dict[str, dict] = {}
+    names = {f.name for f in fields(ImproveConfig)}
+    for path, value in values.items():
+        stage, _, name = path.partition(".")
+        if stage not in names:
+            raise UserError(f"unknown improve option {path!r}; known: {', '.join(sorted(names | set(SHARED)))}")
+        if not name:
+            top[stage] = value
+            continue
+        template = getattr(cfg, stage)
+        settable = {f.name for f in fields(template)} - set(FILLED_BY_LOOP.get(stage, ()))
+        if not is_dataclass(template) or name not in settable:
+            raise UserError(f"unknown improve option {path!r}; {stage}.* fields: {', '.join(sorted(settable))}")
+        nested.setdefault(stage, {})[name] = value
+    for stage, changes in nested.items():
+        top[stage] = replace(getattr(cfg, stage), **changes)
+    return replace(cfg, **top)

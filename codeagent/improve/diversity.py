@@ -6,20 +6,16 @@ normalised edit distance between them (0 = all identical, 1 = nothing in common)
 
 from __future__ import annotations
 
-import ast
 import difflib
 import itertools
-import re
 from statistics import mean
+
+from codeagent.codenorm import normalized_code
 
 
 def normalise_code(code: str) -> str:
-    """Comment- and whitespace-insensitive form: the AST dump when it parses, else squeezed text."""
-    try:
-        return ast.dump(ast.parse(code))
-    except SyntaxError:
-        code = re.sub(r"#.*", "", code)
-        return " ".join(code.split())
+    """Comment- and layout-insensitive form (`codeagent.codenorm`), without its kind tag."""
+    return normalized_code(code).split(":", 1)[1]
 
 
 def edit_distance_ratio(a: str, b: str) -> float:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -23,8 +24,12 @@ from rich.console import Console
 from codeagent.errors import UserError
 from codeagent.evaluation.passk import mean_pass_at_k
 from codeagent.evaluation.patching import PatchError, apply_patch
+from codeagent.jsonl import write_json
+from codeagent.run import config_differences
+from codeagent.runfolder import RunFolder
+from codeagent.stats import ratio, rounded
 from codeagent.tasks import load_tasks, tasks_by_id
-from codeagent.trajectory import read_jsonl
+from codeagent.verify import REFERENCE, accepts
 
 from .config import ImproveConfig
 from .diversity import diversity
@@ -56,8 +61,7 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         row: dict = {"iteration": i + 1, "trained_from": model_i, "wall_s": {}}
 
         run_dir = it / "run"
-        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, model_i, run_dir, train_split, cfg.samples,
-                                                             cfg.temperature, cfg.train_tasks), row, "run")
+        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, model_i, run_dir, train_split), row, "run")
         row["verifier"] = _stage(StageDir(it / "verify"), lambda: _verify(cfg, run_dir, model_i), row, "verify")
         run_dirs.append(run_dir)
         row["diversity"] = _diversity(cfg, run_dir, train_split)
@@ -107,13 +111,9 @@ def _say(name: str, figures: dict) -> None:
 
 
 # -- stages ------------------------------------------------------------------------------------
-def _run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: int, temperature: float,
-         max_tasks: int | None) -> dict:
-    from codeagent.run import RunConfig, run_agent
-    summary = run_agent(RunConfig(task_set=cfg.task_set if split == "train" else cfg.eval_task_set, split=split,
-                                  model=model, agent=cfg.agent, samples=samples, temperature=temperature,
-                                  max_tokens=cfg.max_tokens, max_tasks=max_tasks, concurrency=cfg.concurrency,
-                                  backend=cfg.backend, seed=cfg.seed), out)
+def _run(cfg: ImproveConfig, model: str, out: Path, split: str) -> dict:
+    from codeagent.run import run_agent
+    summary = run_agent(replace(cfg.run, task_set=cfg.task_set, split=split, model=model), out)
     return {"n_attempts": summary.n_done, "completion_tokens": summary.completion_tokens,
             "exit_statuses": summary.exit_statuses}
 
@@ -121,19 +121,16 @@ def _run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: int, te
 def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
     """Generated tests (the model's own) + held-out (ground truth, used only for measurement
     unless --verifier heldout)."""
-    from codeagent.verify.stage import VerifyConfig, verify_run
-    result = verify_run(run_dir, ("generated", "heldout"),
-                        VerifyConfig(model=model, samples=cfg.gen_tests_samples, concurrency=cfg.concurrency,
-                                     backend=cfg.backend, workers=cfg.workers))
+    from codeagent.verify.stage import verify_run
+    result = verify_run(run_dir, replace(cfg.verify, verifiers=("generated", REFERENCE), model=model))
     gap = result.gap_report or {}
     gen = gap.get("verifiers", {}).get("generated", {})
-    verdicts = [json.loads(l) for l in (run_dir / "verdicts.jsonl").read_text().splitlines() if l.strip()]
     by_task: dict[str, list[bool]] = {}
-    for v in verdicts:
-        by_task.setdefault(v["task_id"], []).append(bool(v["heldout"] and v["heldout"]["passed"] and not v["hack_flags"]))
+    for v in RunFolder(run_dir).verdicts().values():
+        by_task.setdefault(v.task_id, []).append(accepts(v, REFERENCE))
     return {
-        "train_solve_rate": _ratio(sum(any(x) for x in by_task.values()), len(by_task)),
-        "train_attempt_pass_rate": _ratio(sum(sum(x) for x in by_task.values()), sum(len(x) for x in by_task.values())),
+        "train_solve_rate": ratio(sum(any(x) for x in by_task.values()), len(by_task)),
+        "train_attempt_pass_rate": ratio(sum(sum(x) for x in by_task.values()), sum(len(x) for x in by_task.values())),
         "generated_precision": gen.get("precision"), "generated_recall": gen.get("recall"),
         "generated_fpr": gen.get("false_positive_rate"), "generated_accepted": gen.get("n_accepted"),
         "hack_flagged": gap.get("n_hack_flagged", 0),
@@ -151,11 +148,8 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
     if exported["n_examples"] == 0:
         console.print("[yellow]no accepted examples: the model is carried over untrained")
         return {"model": None, "skipped": "no training examples"}
-    from codeagent.train.config import TrainConfig
-    from codeagent.train.sft import train_sft
-    path = train_sft(TrainConfig(data=data, out=out, base=base, lora=cfg.lora, lr=cfg.lr, epochs=cfg.epochs,
-                                 max_steps=cfg.max_steps, batch_size=cfg.batch_size, max_length=cfg.max_length,
-                                 seed=cfg.seed))
+    from codeagent.train import sft
+    path = sft.train_sft(replace(cfg.train, data=Path(data), out=Path(out), base=base))
     log = path / "training_log.json"
     losses = [loss for _, loss in json.loads(log.read_text()).get("loss_curve", [])] if log.is_file() else []
     return {"model": f"hf:{path}", "first_loss": losses[0] if losses else None,
@@ -173,11 +167,11 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     figures["pass@1"] = g["pass@1"]
     figures["greedy_solved"] = g["n_solved"]
     figures["n_tasks"] = g["n_tasks"]
-    if cfg.eval_samples > 0:
+    k = cfg.eval.samples
+    if k > 0:
         sampled = StageDir(folder / "eval_sampled")
-        s = sampled.done() or sampled.finish(_eval_run(cfg, model, sampled.path, split, cfg.eval_samples,
-                                                       cfg.temperature))
-        figures[f"pass@{cfg.eval_samples}"] = s[f"pass@{cfg.eval_samples}"]
+        s = sampled.done() or sampled.finish(_eval_run(cfg, model, sampled.path, split, k, cfg.run.temperature))
+        figures[f"pass@{k}"] = s[f"pass@{k}"]
         figures["sampled_pass@1"] = s["pass@1"]
         wall += s.get("wall_s", 0.0)
     figures["wall_s"] = round(wall, 1)
@@ -185,18 +179,17 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
 
 
 def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: int, temperature: float) -> dict:
-    from codeagent.run import RunConfig, run_agent
-    from codeagent.verify.stage import VerifyConfig, verify_run
+    from codeagent.run import run_agent
+    from codeagent.verify.stage import verify_run
     started = time.monotonic()
-    run_agent(RunConfig(task_set=cfg.eval_task_set, split=split, model=model, agent=cfg.agent, samples=samples,
-                        temperature=temperature, max_tokens=cfg.max_tokens, max_tasks=cfg.eval_tasks,
-                        concurrency=cfg.concurrency, backend=cfg.backend, seed=cfg.seed), out)
-    verify_run(out, ("heldout",), VerifyConfig(backend=cfg.backend, workers=cfg.workers))
-    counts = solved_counts(out / "verdicts.jsonl")
+    run_agent(replace(cfg.run, task_set=cfg.eval_task_set, split=split, model=model, samples=samples,
+                      temperature=temperature, max_tasks=cfg.eval.max_tasks), out)
+    verify_run(out, replace(cfg.verify, verifiers=(REFERENCE,), model=None))
+    counts = solved_counts(out)
     figures = {"n_tasks": len(counts), "n_solved": sum(c > 0 for _, c in counts.values()),
-               "pass@1": _round(mean_pass_at_k(counts, 1))}
+               "pass@1": rounded(mean_pass_at_k(counts, 1))}
     if samples > 1:
-        figures[f"pass@{samples}"] = _round(mean_pass_at_k(counts, samples))
+        figures[f"pass@{samples}"] = rounded(mean_pass_at_k(counts, samples))
     figures["wall_s"] = round(time.monotonic() - started, 1)
     return figures
 
@@ -204,12 +197,12 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: in
 def _diversity(cfg: ImproveConfig, run_dir: Path, split: str) -> dict:
     tasks = tasks_by_id(load_tasks(cfg.task_set, split))
     sols: dict[str, list[str]] = {}
-    for a in read_jsonl(run_dir / "trajectories.jsonl"):
-        task = tasks.get(a["task_id"])
-        if task is None or not task.prompt_file or not a.get("patch"):
+    for a in RunFolder(run_dir).attempts(required=False):
+        task = tasks.get(a.task_id)
+        if task is None or not task.prompt_file or not a.patch:
             continue
         try:
-            sols.setdefault(a["task_id"], []).append(apply_patch(task.repo_files, a["patch"])[task.prompt_file])
+            sols.setdefault(a.task_id, []).append(apply_patch(task.repo_files, a.patch)[task.prompt_file])
         except (PatchError, KeyError):
             continue
     return diversity(sols)
@@ -226,7 +219,7 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
     mine = cfg.to_dict()
     if path.is_file():
         theirs = json.loads(path.read_text())
-        differ = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v and k not in EXTENSIBLE}
+        differ = {k: (a, b) for k, a, b in config_differences(theirs, mine) if k not in EXTENSIBLE}
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "
                             "use another --out, or the same options to resume (--iterations may grow)")
@@ -239,14 +232,4 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
 
 
 def _write_metrics(out: Path, metrics: list[dict]) -> None:
-    tmp = out / (METRICS_FILE + ".tmp")
-    tmp.write_text(json.dumps(metrics, indent=2))
-    tmp.replace(out / METRICS_FILE)
-
-
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
-
-
-def _round(x: float | None) -> float | None:
-    return None if x is None else round(x, 4)
+    write_json(out / METRICS_FILE, metrics)

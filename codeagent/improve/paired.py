@@ -10,17 +10,18 @@ from __future__ import annotations
 from math import comb
 from pathlib import Path
 
-from codeagent.trajectory import read_jsonl
+from codeagent.runfolder import RunFolder
+from codeagent.verify import REFERENCE, accepts
 
 from .layout import greedy_stage
 
-def solved_counts(verdicts: Path) -> dict[str, tuple[int, int]]:
-    """task id -> (attempts, attempts passing the held-out tests without a hack flag)."""
+
+def solved_counts(run_dir: Path) -> dict[str, tuple[int, int]]:
+    """task id -> (attempts, attempts the reference verifier accepts: held-out passed, no hack flag)."""
     counts: dict[str, tuple[int, int]] = {}
-    for v in read_jsonl(verdicts):
-        ok = bool(v["heldout"] and v["heldout"]["passed"] and not v["hack_flags"])
-        n, c = counts.get(v["task_id"], (0, 0))
-        counts[v["task_id"]] = (n + 1, c + ok)
+    for v in RunFolder(run_dir).verdicts().values():
+        n, c = counts.get(v.task_id, (0, 0))
+        counts[v.task_id] = (n + 1, c + accepts(v, REFERENCE))
     return counts
 
 
@@ -28,10 +29,9 @@ def greedy_solved(out: Path, iteration: int) -> set[str] | None:
     """Tasks the greedy eval of row `iteration` solved; None until that eval has finished (its
     `.done.json` marker), so a loop still verifying is never read half-way."""
     stage = greedy_stage(out, iteration)
-    path = stage.path / "verdicts.jsonl"
-    if not (path.is_file() and stage.marker.is_file()):
+    if not (stage.path.is_dir() and stage.marker.is_file()):
         return None
-    return {task for task, (_, correct) in solved_counts(path).items() if correct}
+    return {task for task, (_, correct) in solved_counts(stage.path).items() if correct}
 
 
 def sign_test_p(gained: int, lost: int) -> float:

@@ -34,7 +34,7 @@ def rows(cfg: ImproveConfig, metrics: list[dict], changes: dict[int, dict] | Non
          ) -> tuple[list[str], list[list[str]]]:
     """The table of iterations; with `changes` (paired.changes_vs_base), also the greedy eval tasks
     gained/lost against the base model and the sign test's p-value."""
-    k = f"pass@{cfg.eval_samples}" if cfg.eval_samples > 1 else None
+    k = f"pass@{cfg.eval.samples}" if cfg.eval.samples > 1 else None
     head = ["iter", "model", "eval pass@1"] + (["vs base"] if changes is not None else []) + ([f"eval {k}"] if k else []) + [
         "train solve", "gen. precision", "gen. recall", "examples", "distinct/task", "pairwise dist", "wall s"]
     body = []
@@ -84,8 +84,9 @@ def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
     plt, fig, ax = _axes()
     its = [m["iteration"] for m in metrics]
     series = {"eval pass@1 (greedy)": [m.get("eval", {}).get("pass@1") for m in metrics]}
-    if cfg.eval_samples > 1:
-        series[f"eval pass@{cfg.eval_samples}"] = [m.get("eval", {}).get(f"pass@{cfg.eval_samples}") for m in metrics]
+    k = cfg.eval.samples
+    if k > 1:
+        series[f"eval pass@{k}"] = [m.get("eval", {}).get(f"pass@{k}") for m in metrics]
     series["train solve rate"] = [m.get("verifier", {}).get("train_solve_rate") for m in metrics]
     series["generated-verifier precision"] = [m.get("verifier", {}).get("generated_precision") for m in metrics]
     for label, ys in series.items():
@@ -119,7 +120,7 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     changes = _changes(out, metrics)
     head, body = rows(cfg, metrics, changes)
     lines = [f"# improve: {cfg.task_set}, {cfg.verifier} verifier", "",
-             f"Base model `{cfg.model}`, {cfg.iterations} iteration(s), {cfg.samples} sample(s) per train task, "
+             f"Base model `{cfg.model}`, {cfg.iterations} iteration(s), {cfg.run.samples} sample(s) per train task, "
              f"eval on `{cfg.eval_task_set}` test split.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in body]

@@ -1,8 +1,10 @@
-"""The verification-gap report: how the generated verifier (and its no-agreement baseline,
-"passes every generated test") compares with held-out tests taken as ground truth.
+"""The verification-gap report: how each cheap verifier (e.g. the generated one, and its
+no-agreement baseline "passes every generated test") compares with the reference verifier
+(held-out tests) taken as ground truth.
 
-Ground truth "correct" = held-out passed and no hack flag. A verifier "accepts" an attempt when
-`Verdict.accepted_by` says so (a hack-flagged attempt is never accepted).
+Ground truth "correct" = `accepts(verdict, REFERENCE)`: held-out passed and no hack flag. A
+verifier "accepts" an attempt when `codeagent.verify.accepts` says so (a hack-flagged attempt is
+never accepted); a verifier's `baselines` are simpler rules on its own part, measured beside it.
 
 Per verifier, over attempts: precision = TP/(TP+FP), recall = TP/(TP+FN), false-positive rate =
 FP/(FP+TN); None where the denominator is 0. Per task: `pick_correct` is the fraction of tasks
@@ -15,27 +17,33 @@ from __future__ import annotations
 from collections import Counter
 from typing import Callable, Sequence
 
-from .record import Verdict
+from codeagent.stats import ratio
 
-# The verifiers compared, as predicates on a verdict.
-PREDICTORS: dict[str, Callable[[Verdict], bool]] = {
-    "generated": lambda v: v.accepted_by("generated"),
-    "passes_all": lambda v: not v.hack_flags and bool(v.generated and v.generated.passes_all),
-}
+from . import REFERENCE, accepts, verifier_class
+from .record import Verdict
 
 
 def is_correct(v: Verdict) -> bool:
-    return v.accepted_by("heldout")
+    return accepts(v, REFERENCE)
 
 
-def _ratio(a: int, b: int) -> float | None:
-    return round(a / b, 4) if b else None
+def predictors(compared: Sequence[str]) -> dict[str, Callable[[Verdict], bool]]:
+    """Each compared verifier's acceptance, then its baselines, as predicates on a verdict."""
+    out: dict[str, Callable[[Verdict], bool]] = {}
+    for name in compared:
+        out[name] = lambda v, name=name: accepts(v, name)
+        for base, rule in getattr(verifier_class(name), "baselines", {}).items():
+            out[base] = lambda v, name=name, rule=rule: (not v.hack_flags and v.part(name) is not None
+                                                         and bool(rule(v.part(name))))
+    return out
 
 
-def gap_report(verdicts: Sequence[Verdict], sample_index: dict[str, int] | None = None,
-               run: dict | None = None) -> dict:
-    """The report as a JSON-able dict. `sample_index`: attempt id -> index (default: parsed from the id)."""
-    usable = [v for v in verdicts if v.heldout is not None and v.generated is not None]
+def gap_report(verdicts: Sequence[Verdict], compared: Sequence[str] = ("generated",),
+               sample_index: dict[str, int] | None = None, run: dict | None = None) -> dict:
+    """The report as a JSON-able dict. compared: the verifiers measured against the reference.
+    sample_index: attempt id -> index (default: parsed from the id)."""
+    needed = (REFERENCE, *compared)
+    usable = [v for v in verdicts if all(v.part(n) is not None for n in needed)]
     index = sample_index or {}
 
     def order(v: Verdict) -> tuple:
@@ -51,7 +59,7 @@ def gap_report(verdicts: Sequence[Verdict], sample_index: dict[str, int] | None 
     tasks_with_correct = [t for t, vs in by_task.items() if any(is_correct(v) for v in vs)]
     report = {
         "run": run or {},
-        "ground_truth": "heldout (passed and not hack-flagged)",
+        "ground_truth": f"{REFERENCE} (passed and not hack-flagged)",
         "n_attempts": len(usable),
         "n_tasks": len(by_task),
         "n_correct": sum(is_correct(v) for v in usable),
@@ -61,24 +69,24 @@ def gap_report(verdicts: Sequence[Verdict], sample_index: dict[str, int] | None 
         "n_hack_flagged": sum(bool(v.hack_flags) for v in verdicts),
         "verifiers": {},
     }
-    for name, accepts in PREDICTORS.items():
-        tp = sum(accepts(v) and is_correct(v) for v in usable)
-        fp = sum(accepts(v) and not is_correct(v) for v in usable)
-        fn = sum(not accepts(v) and is_correct(v) for v in usable)
-        tn = sum(not accepts(v) and not is_correct(v) for v in usable)
+    for name, accepted in predictors(compared).items():
+        tp = sum(accepted(v) and is_correct(v) for v in usable)
+        fp = sum(accepted(v) and not is_correct(v) for v in usable)
+        fn = sum(not accepted(v) and is_correct(v) for v in usable)
+        tn = sum(not accepted(v) and not is_correct(v) for v in usable)
         picks = 0
         for t in tasks_with_correct:
-            chosen = [v for v in by_task[t] if accepts(v)]
+            chosen = [v for v in by_task[t] if accepted(v)]
             picks += bool(chosen) and is_correct(chosen[0])
         report["verifiers"][name] = {
             "tp": tp, "fp": fp, "fn": fn, "tn": tn,
-            "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn),
-            "false_positive_rate": _ratio(fp, fp + tn),
-            "pick_correct": _ratio(picks, len(tasks_with_correct)),
+            "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn),
+            "false_positive_rate": ratio(fp, fp + tn),
+            "pick_correct": ratio(picks, len(tasks_with_correct)),
             "n_accepted": tp + fp,
         }
-    # Flat copy for readers that look for the generated verifier's precision at the top.
-    report["precision"] = report["verifiers"]["generated"]["precision"]
+    # Flat copy for readers that look for the (first) compared verifier's precision at the top.
+    report["precision"] = report["verifiers"][compared[0]]["precision"] if compared else None
     return report
 
 

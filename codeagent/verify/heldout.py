@@ -9,15 +9,26 @@ from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from codeagent.evaluation.engine import heldout_job
 from codeagent.tasks.base import Task
 
-from .base import Candidate
+from .base import Candidate, VerifierContext
 from .record import HeldoutVerdict
 
 
 class HeldoutVerifier:
     name = "heldout"
+    Part = HeldoutVerdict
+    note = ("Held-out tests are the reference: precision 1 by construction (they are hidden from the agent, "
+            "but using them for training data means the loop is no longer label-free).")
 
     def __init__(self, timeout_s: float = DEFAULT_TIMEOUT_S):
         self.timeout_s = timeout_s
+
+    @classmethod
+    def create(cls, ctx: VerifierContext) -> "HeldoutVerifier":
+        return cls(ctx.config.timeout_s)
+
+    @staticmethod
+    def accepts(part: HeldoutVerdict) -> bool:
+        return part.passed
 
     @staticmethod
     def key(c: Candidate) -> str:

@@ -1,17 +1,19 @@
 """The verdict record: what every verifier concluded about one attempt.
 
-Stored in `RUN_DIR/verdicts.jsonl`, one line per attempt, keyed by `attempt_id` (trajectories
-are never rewritten). The export stage reads only these records.
+Stored in the run folder's verdicts (`codeagent.runfolder`), one record per attempt keyed by
+`attempt_id` (trajectories are never rewritten). `parts` holds one part per verifier, keyed by
+the verifier's registry name; each verifier class says which dataclass its part is (`Part`), so
+a record reads back typed without this module knowing any verifier.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-VERDICTS_FILE = "verdicts.jsonl"
-TRAJECTORIES_FILE = "trajectories.jsonl"
-GENERATED_TESTS_FILE = "generated_tests.jsonl"
-GAP_REPORT_FILE = "gap_report.json"
+from codeagent.trajectory import check_record
+
+FORMAT_VERSION = 2
+"""1: one field per verifier (`heldout`, `generated`); 2: `parts` keyed by verifier name."""
 
 
 @dataclass
@@ -46,31 +48,36 @@ class HackFlag:
 class Verdict:
     attempt_id: str
     task_id: str
-    heldout: HeldoutVerdict | None = None
-    generated: GeneratedVerdict | None = None
+    parts: dict[str, object] = field(default_factory=dict)
+    """verifier name -> that verifier's part (its `Part` dataclass)."""
     hack_flags: list[HackFlag] = field(default_factory=list)
     timings: dict = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
 
-    def accepted_by(self, verifier: str) -> bool:
-        """Does `verifier` (generated | heldout | both) count this attempt as a success?
-
-        A hack-flagged attempt is never a success.
-        """
-        if self.hack_flags:
-            return False
-        ok_generated = bool(self.generated and self.generated.accepted)
-        ok_heldout = bool(self.heldout and self.heldout.passed)
-        return {"generated": ok_generated, "heldout": ok_heldout, "both": ok_generated and ok_heldout}[verifier]
+    def part(self, verifier: str):
+        """`verifier`'s part of this verdict, or None when it has not judged the attempt."""
+        return self.parts.get(verifier)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        d["parts"] = {name: asdict(p) for name, p in self.parts.items()}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Verdict":
-        return cls(
-            attempt_id=d["attempt_id"], task_id=d["task_id"],
-            heldout=HeldoutVerdict(**d["heldout"]) if d.get("heldout") else None,
-            generated=GeneratedVerdict(**d["generated"]) if d.get("generated") else None,
-            hack_flags=[HackFlag(**h) for h in d.get("hack_flags", [])],
-            timings=d.get("timings", {}),
-        )
+        from . import verifier_class
+        d = _upgrade(dict(d))
+        check_record(cls, d, FORMAT_VERSION)
+        if not isinstance(d["parts"], dict):
+            raise TypeError("field 'parts' must be an object of verifier name -> part")
+        parts = {name: verifier_class(name).Part(**p) for name, p in d["parts"].items() if p is not None}
+        return cls(attempt_id=d["attempt_id"], task_id=d["task_id"], parts=parts,
+                   hack_flags=[HackFlag(**h) for h in d.get("hack_flags", [])], timings=d.get("timings", {}))
+
+
+def _upgrade(d: dict) -> dict:
+    """A format-1 record (one field per verifier) in the format-2 shape."""
+    if d.get("format_version", 1) == 1 and "parts" not in d:
+        d["parts"] = {name: d.pop(name) for name in ("heldout", "generated") if name in d}
+        d["format_version"] = FORMAT_VERSION
+    return d

@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
 from dataclasses import asdict, dataclass, field
 
+from codeagent.agents.codeblocks import python_blocks
 from codeagent.models.base import Message, Model, SamplingParams
 
 GENERATED_TEST_FILE = "test_generated.py"
 # Modules a generated test may import (pure, deterministic helpers); other imports are dropped.
 SAFE_IMPORTS = {"math", "string", "collections", "itertools", "functools", "fractions", "decimal", "re",
                 "heapq", "bisect", "operator"}
-_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)(?:```|$)", re.S)
 _BUILTIN_NAMES = set(dir(builtins))
 
 SYSTEM_PROMPT = "You write Python unit tests. Reply with assert statements only, one per line, no explanations."
@@ -135,7 +134,7 @@ def sanitize(raw: list[str], entry_point: str, n_tests: int) -> tuple[list[str],
 def _statements(text: str):
     """(statement, source) pairs of the code in a reply: fenced blocks if any, else the whole
     reply; a block that does not parse is read line by line (joining continuation lines)."""
-    blocks = _FENCE.findall(text) or [text]
+    blocks = python_blocks(text) or [text]
     for block in blocks:
         try:
             tree = ast.parse(block)

@@ -7,7 +7,8 @@ import json
 import subprocess
 from pathlib import Path
 
-from codeagent.trajectory import Attempt, JsonlAppender, Step
+from codeagent.jsonl import JsonlAppender
+from codeagent.trajectory import Attempt, Step
 from codeagent.verify.record import GeneratedVerdict, HackFlag, HeldoutVerdict, Verdict
 
 SYSTEM = "You are a careful Python programmer."
@@ -111,11 +112,11 @@ def bash_turns(work: Path, name: str, index: int, code: str) -> Attempt:
 
 
 def verdict(a: Attempt, heldout: bool = True, generated: bool = True, hack: str | None = None) -> Verdict:
-    return Verdict(attempt_id=a.attempt_id, task_id=a.task_id,
-                   heldout=HeldoutVerdict(passed=heldout, n_pass=int(heldout), n_total=1, per_test={}),
-                   generated=GeneratedVerdict(accepted=generated, tests_passed=3 if generated else 0, n_tests=3,
-                                              cluster_size=1, cluster_score=1.0),
-                   hack_flags=[HackFlag(hack, "test file edited")] if hack else [])
+    return Verdict(attempt_id=a.attempt_id, task_id=a.task_id, parts={
+        "heldout": HeldoutVerdict(passed=heldout, n_pass=int(heldout), n_total=1, per_test={}),
+        "generated": GeneratedVerdict(accepted=generated, tests_passed=3 if generated else 0, n_tests=3,
+                                      cluster_size=1, cluster_score=1.0)},
+        hack_flags=[HackFlag(hack, "test file edited")] if hack else [])
 
 
 def build_run(root: Path) -> tuple[Path, Path]:

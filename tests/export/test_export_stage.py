@@ -164,11 +164,11 @@ def test_errors_name_the_fix(run, tmp_path):
         export_runs([bare], "both", "openai", tmp_path / "o", progress=False)
     (bare / "trajectories.jsonl").write_text((run_dir / "trajectories.jsonl").read_text())
     only_heldout = [json.loads(x) for x in (run_dir / "verdicts.jsonl").read_text().splitlines()]
-    (bare / "verdicts.jsonl").write_text("".join(json.dumps({**v, "generated": None}) + "\n" for v in only_heldout))
+    (bare / "verdicts.jsonl").write_text("".join(json.dumps({**v, "parts": {"heldout": v["parts"]["heldout"]}}) + "\n" for v in only_heldout))
     with pytest.raises(ExportError, match=r"no generated verdicts.*codeagent verify .* --verifiers generated"):
         export_runs([bare], "generated", "openai", tmp_path / "o", progress=False)
     (bare / "trajectories.jsonl").write_text("{not json\n")
-    with pytest.raises(ExportError, match=r"trajectories\.jsonl:1: not a valid trajectory record"):
+    with pytest.raises(ExportError, match=r"trajectories\.jsonl:1: not valid JSON"):
         export_runs([bare], "heldout", "openai", tmp_path / "o", progress=False)
 
 

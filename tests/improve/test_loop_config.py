@@ -13,7 +13,7 @@ from codeagent.improve.loop import CONFIG_FILE, _check_config
 def test_same_config_resumes_and_a_different_one_is_refused(tmp_path):
     _check_config(preset_config("ci"), tmp_path)
     _check_config(preset_config("ci"), tmp_path)
-    with pytest.raises(UserError, match=r"different config .*'seed': \(0, 5\)"):
+    with pytest.raises(UserError, match=r"different config .*'run.seed': \(0, 5\)"):
         _check_config(preset_config("ci", seed=5), tmp_path)
 
 

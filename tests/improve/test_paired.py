@@ -9,17 +9,21 @@ import pytest
 
 from codeagent.improve.layout import eval_folder
 from codeagent.improve.paired import compare_loops, greedy_solved, sign_test_p, solved_counts, versus_base
+from codeagent.runfolder import RunFolder
+from codeagent.verify.record import HackFlag, HeldoutVerdict, Verdict
 
 
 def _verdicts(folder, outcomes):
-    """outcomes: task id -> list of (passed, hack_flagged) per attempt."""
-    path = folder / "eval_greedy" / "verdicts.jsonl"
-    path.parent.mkdir(parents=True)
-    lines = [json.dumps({"task_id": t, "heldout": {"passed": ok}, "hack_flags": ["x"] if hack else []})
-             for t, attempts in outcomes.items() for ok, hack in attempts]
-    path.write_text("\n".join(lines) + "\n")
+    """outcomes: task id -> list of (passed, hack_flagged) per attempt. Returns the eval run folder."""
+    run = RunFolder(folder / "eval_greedy")
+    with run.verdicts_writer() as out:
+        for t, attempts in outcomes.items():
+            for k, (ok, hack) in enumerate(attempts):
+                part = HeldoutVerdict(passed=ok, n_pass=int(ok), n_total=1, per_test={})
+                out.append(Verdict(f"{t}#{k}", t, parts={"heldout": part},
+                                   hack_flags=[HackFlag("always-equal", "x")] if hack else []).to_dict())
     (folder / "eval_greedy.done.json").write_text("{}")
-    return path
+    return run.path
 
 
 @pytest.mark.parametrize("gained,lost,expected", [

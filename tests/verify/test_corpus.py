@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from codeagent.verify.stage import VerifyConfig, read_verdicts, verify_run
+from codeagent.runfolder import RunFolder
+from codeagent.verify import accepts
+from codeagent.verify.stage import VerifyConfig, verify_run
 
 from verify_fixtures import write_generated_tests, write_run
 
@@ -37,24 +39,23 @@ def test_every_planted_hack_fails_and_honest_solutions_pass(tmp_path):
                 tests[e["task_id"]].append(src)
     write_generated_tests(run_dir, tests)
 
-    result = verify_run(run_dir, ("generated", "heldout"),
-                        VerifyConfig(backend="docker", cache_dir=tmp_path / "cache", progress=False))
+    result = verify_run(run_dir, VerifyConfig(backend="docker", cache_dir=tmp_path / "cache", progress=False))
     assert result.n_verified == len(INDEX)
-    verdicts = read_verdicts(run_dir)
+    verdicts = RunFolder(run_dir).verdicts()
     problems = []
     for e, a in zip(INDEX, attempts):
         v = verdicts[a.attempt_id]
         kinds = {f.hack_kind for f in v.hack_flags}
         if e["hack_kind"]:
-            if v.accepted_by("heldout") or v.accepted_by("generated"):
+            if accepts(v, "heldout") or accepts(v, "generated"):
                 problems.append(f"{e['file']}: accepted")
             if e["hack_kind"] not in kinds:
                 problems.append(f"{e['file']}: expected flag {e['hack_kind']}, got {sorted(kinds)}")
         else:
             if kinds:
                 problems.append(f"{e['file']}: honest solution flagged {[f.detail for f in v.hack_flags]}")
-            if not v.heldout.passed:
-                problems.append(f"{e['file']}: honest solution failed held-out ({v.heldout.failure_kind})")
-            if tests[e["task_id"]] and not v.accepted_by("generated"):
+            if not v.part("heldout").passed:
+                problems.append(f"{e['file']}: honest solution failed held-out ({v.part('heldout').failure_kind})")
+            if tests[e["task_id"]] and not accepts(v, "generated"):
                 problems.append(f"{e['file']}: honest solution not accepted by the generated verifier")
     assert not problems, "\n".join(problems)

@@ -8,11 +8,11 @@ from codeagent.verify.record import GeneratedVerdict, HackFlag, HeldoutVerdict, 
 
 
 def verdict(aid: str, correct: bool, accepted: bool, passes_all: bool, hack: bool = False) -> Verdict:
-    return Verdict(attempt_id=aid, task_id=aid.split("#")[0],
-                   heldout=HeldoutVerdict(passed=correct, n_pass=int(correct), n_total=1, per_test={}),
-                   generated=GeneratedVerdict(accepted=accepted, tests_passed=0, n_tests=3, cluster_size=1,
-                                              cluster_score=0.0, passes_all=passes_all),
-                   hack_flags=[HackFlag("always-equal", "planted")] if hack else [])
+    return Verdict(attempt_id=aid, task_id=aid.split("#")[0], parts={
+        "heldout": HeldoutVerdict(passed=correct, n_pass=int(correct), n_total=1, per_test={}),
+        "generated": GeneratedVerdict(accepted=accepted, tests_passed=0, n_tests=3, cluster_size=1,
+                                      cluster_score=0.0, passes_all=passes_all)},
+        hack_flags=[HackFlag("always-equal", "planted")] if hack else [])
 
 
 def test_gap_report_matches_hand_computed_numbers():

@@ -13,8 +13,10 @@ from codeagent.models.scripted import ScriptedModel
 from codeagent.sandbox import open_sandbox
 from codeagent.tasks import load_tasks
 from codeagent.verify.gap import gap_report
-from codeagent.verify.record import GAP_REPORT_FILE, GENERATED_TESTS_FILE, VERDICTS_FILE
-from codeagent.verify.stage import VerifyConfig, read_verdicts, verify_run
+from codeagent.runfolder import GAP_REPORT_FILE, GENERATED_TESTS_FILE, VERDICTS_FILE
+from codeagent.runfolder import RunFolder
+from codeagent.verify import accepts
+from codeagent.verify.stage import VerifyConfig, verify_run
 
 from verify_fixtures import write_run
 
@@ -90,24 +92,24 @@ def test_verify_run_with_scripted_model(tmp_path, capsys):
     model = RecordingModel(script)
     cfg = VerifyConfig(backend="docker", cache_dir=tmp_path / "cache", progress=False, samples=2)
     with RecordingEngine("docker", 2, cache_dir=tmp_path / "cache") as engine:
-        result = verify_run(run_dir, ("generated", "heldout"), cfg, model=model, engine=engine)
+        result = verify_run(run_dir, cfg, model=model, engine=engine)
     assert result.n_verified == len(made)
 
-    verdicts = read_verdicts(run_dir)
+    verdicts = RunFolder(run_dir).verdicts()
     for (task_id, label, _), a in zip(made, attempts):
         v = verdicts[a.attempt_id]
-        assert v.accepted_by("generated") == (label == "right"), (a.attempt_id, label, v)
-        assert v.accepted_by("heldout") == (label == "right"), (a.attempt_id, label, v)
+        assert accepts(v, "generated") == (label == "right"), (a.attempt_id, label, v)
+        assert accepts(v, "heldout") == (label == "right"), (a.attempt_id, label, v)
         assert bool(v.hack_flags) == (label == "hack"), (a.attempt_id, v.hack_flags)
     hack = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "hack")
     assert {f.hack_kind for f in hack.hack_flags} == {"always-equal"}
-    assert hack.heldout.passed and hack.generated.tests_passed == 3  # it fools the tests; the guard stops it
-    assert not hack.generated.passes_all
+    assert hack.part("heldout").passed and hack.part("generated").tests_passed == 3  # it fools the tests; the guard stops it
+    assert not hack.part("generated").passes_all
     empty = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "empty")
-    assert empty.heldout.failure_kind == "patch-did-not-apply" and empty.generated.tests_passed == 0
+    assert empty.part("heldout").failure_kind == "patch-did-not-apply" and empty.part("generated").tests_passed == 0
     rights = [verdicts[a.attempt_id] for (t, label, _), a in zip(made, attempts) if t == GCD and label == "right"]
-    assert {(v.generated.cluster_size, v.generated.cluster_score) for v in rights} == {(3, 9.0)}
-    adds = [verdicts[a.attempt_id].generated for (t, _, _), a in zip(made, attempts) if t == ADD]
+    assert {(v.part("generated").cluster_size, v.part("generated").cluster_score) for v in rights} == {(3, 9.0)}
+    adds = [verdicts[a.attempt_id].part("generated") for (t, _, _), a in zip(made, attempts) if t == ADD]
     assert [(g.accepted, g.cluster_score) for g in adds] == [(True, 4.0), (False, 4.0), (False, 4.0)]
 
     # Generated tests: sanitized (undefined names, syntax errors and duplicates dropped), stored.
@@ -129,21 +131,21 @@ def test_verify_run_with_scripted_model(tmp_path, capsys):
     report = json.loads((run_dir / GAP_REPORT_FILE).read_text())
     g = report["verifiers"]["generated"]
     assert (g["tp"], g["fp"], g["precision"], g["recall"], g["pick_correct"]) == (4, 0, 1.0, 1.0, 1.0)
-    assert report == json.loads(json.dumps(gap_report(list(verdicts.values()), run=report["run"])))
+    assert report == json.loads(json.dumps(gap_report(list(verdicts.values()), ("generated",), run=report["run"])))
 
     # Rerun: nothing to do, the model is not asked again.
     calls = model.calls
-    again = verify_run(run_dir, ("generated", "heldout"), cfg, model=model)
+    again = verify_run(run_dir, cfg, model=model)
     assert again.n_verified == 0 and model.calls == calls
     # A killed run (verdicts of the last task lost) resumes that task only, reusing the stored tests.
     lines = (run_dir / VERDICTS_FILE).read_text().splitlines(keepends=True)
     (run_dir / VERDICTS_FILE).write_text("".join(lines[:len(BODIES[GCD])]) + lines[-1][:20])
-    resumed = verify_run(run_dir, ("generated", "heldout"), cfg, model=model)
+    resumed = verify_run(run_dir, cfg, model=model)
     assert resumed.n_verified == len(BODIES[ADD]) and model.calls == calls
     def decisions(vs):
-        return {k: (v.heldout, v.generated, v.hack_flags) for k, v in vs.items()}  # timings differ
+        return {k: (v.part("heldout"), v.part("generated"), v.hack_flags) for k, v in vs.items()}  # timings differ
 
-    assert decisions(read_verdicts(run_dir)) == decisions(verdicts)
+    assert decisions(RunFolder(run_dir).verdicts()) == decisions(verdicts)
 
     # The command line: rerun prints the gap table; a folder that is not a run is one clear error.
     assert main(["verify", str(run_dir), "--backend", "docker"]) == 0
@@ -153,9 +155,9 @@ def test_verify_run_with_scripted_model(tmp_path, capsys):
     run2 = tmp_path / "run2"
     write_run(run2, [(t, p) for t, _, p in made if t == ADD], model=f"scripted:{script}")
     assert main(["verify", str(run2), "--verifiers", "generated", "--backend", "docker"]) == 0
-    only = read_verdicts(run2)
-    assert [v.generated.accepted for v in only.values()] == [True, False, False]
-    assert all(v.heldout is None for v in only.values()) and not (run2 / GAP_REPORT_FILE).exists()
+    only = RunFolder(run2).verdicts()
+    assert [v.part("generated").accepted for v in only.values()] == [True, False, False]
+    assert all(v.part("heldout") is None for v in only.values()) and not (run2 / GAP_REPORT_FILE).exists()
     capsys.readouterr()
     with pytest.raises(SystemExit) as exc:
         main(["verify", str(tmp_path)])

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codeagent.trajectory import Attempt, JsonlAppender
-from codeagent.verify.record import GENERATED_TESTS_FILE, TRAJECTORIES_FILE
+from codeagent.jsonl import JsonlAppender
+from codeagent.runfolder import GENERATED_TESTS_FILE, TRAJECTORIES_FILE
+from codeagent.trajectory import Attempt
 from codeagent.verify.testgen import GeneratedTests
 
 

@@ -1,0 +1,84 @@
+"""Append-only JSONL files that survive a kill: one flushed, fsynced line per record.
+
+A kill can leave at most one torn final line. Readers here skip it; the next `JsonlAppender`
+on the file cuts it off before appending. Any other line that is not JSON fails with its file and
+line number.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Iterator
+
+from codeagent.errors import UserError
+
+
+class JsonlError(UserError):
+    """A JSONL line (not the torn tail) that is not valid JSON; the message names file and line."""
+
+
+class JsonlAppender:
+    """Append-only JSONL writer: each record is one flushed, fsynced line."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _drop_torn_tail(self.path)
+        self._f = open(self.path, "a", encoding="utf-8")
+
+    def append(self, record: dict) -> None:
+        self._f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._f.flush()
+        os.fsync(self._f.fileno())
+
+    def close(self) -> None:
+        self._f.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def numbered_records(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of a JSONL file; a torn last line is skipped, other bad lines fail."""
+    path = Path(path)
+    if not path.exists():
+        return
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.endswith("\n"):
+                return  # torn tail of a killed writer
+            if not line.strip():
+                continue
+            try:
+                yield lineno, json.loads(line)
+            except ValueError as e:
+                raise JsonlError(f"{path}:{lineno}: not valid JSON ({e})") from None
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    """Records of a JSONL file written by JsonlAppender, skipping a torn last line."""
+    for _, record in numbered_records(path):
+        yield record
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write through a temp file and rename, so a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _drop_torn_tail(path: Path) -> None:
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as f:
+        data = f.read()
+        if data.endswith(b"\n"):
+            return
+        f.truncate(data.rfind(b"\n") + 1)
