@@ -1,7 +1,9 @@
 """Fan-out: the one interface every stage uses to run many independent items concurrently.
 
-Agents, models and verifiers never start threads of their own for fan-out; they hand a function
-and items to an `Executor`. A distributed executor (e.g. Ray) can then replace `LocalExecutor`
+Stages, agents and verifiers never start threads of their own for fan-out over items (attempts,
+test batches, sandboxes to close); they hand a function and items to an `Executor`. (A local
+model's decode loop runs on one thread of its own: that is the model's engine batching
+concurrent calls, not fan-out.) A distributed executor (e.g. Ray) can then replace `LocalExecutor`
 by adding one registry entry, without touching any of them.
 
 With a local model, concurrency is also how batching happens: the hf backend coalesces

@@ -15,10 +15,11 @@ import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
+from codeagent.executor import make_executor
+from codeagent.progress import ProgressBar
 from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
 
 from .base import DEFAULT_TIMEOUT_S, TestJob, TestReport
@@ -77,8 +78,12 @@ class TestEngine:
         with self._lock:
             boxes, self._all = self._all, []
         # Removing a container is a daemon round trip of ~50 ms: remove them all at once.
-        with ThreadPoolExecutor(max(1, len(boxes))) as pool:
-            list(pool.map(_close_quietly, boxes))
+        closer = make_executor("local", workers=max(1, len(boxes)))
+        try:
+            for _ in closer.map_unordered(_close_quietly, boxes):
+                pass
+        finally:
+            closer.close()
 
     def __enter__(self):
         return self
@@ -101,7 +106,7 @@ class TestEngine:
             else:
                 todo.append(job)
         batches = _batches(todo, self.batch_size, self.workers)
-        bar = _progress(progress, len(jobs), len(jobs) - len(todo))
+        bar = ProgressBar(progress or "", len(jobs), enabled=bool(progress), completed=len(jobs) - len(todo))
 
         def done(report: TestReport, job: TestJob) -> None:
             reports[report.key] = report
@@ -111,11 +116,13 @@ class TestEngine:
                 on_report(report)
             bar.advance()
 
+        fan_out = make_executor("local", workers=self.workers)
         try:
-            with ThreadPoolExecutor(self.workers) as pool:
-                for f in [pool.submit(self._run_batch, b, done) for b in batches]:
-                    f.result()
+            for outcome in fan_out.map_unordered(lambda b: self._run_batch(b, done), batches):
+                if not outcome.ok:
+                    raise outcome.error
         finally:
+            fan_out.close()
             bar.close()
         return [reports[j.key] for j in jobs]
 
@@ -233,27 +240,3 @@ def _batches(jobs: list[TestJob], size: int, workers: int) -> list[list[TestJob]
     size = max(1, min(size, per_worker, share))
     n = -(-len(jobs) // size)
     return [jobs[i::n] for i in range(n)]
-
-
-class _progress:
-    """A rich progress bar when `label` is given, else nothing."""
-
-    def __init__(self, label: str | None, total: int, completed: int):
-        self._p = None
-        if label:
-            from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                                       TimeElapsedColumn, TimeRemainingColumn)
-            self._p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                               TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=False)
-            self._p.start()
-            self._t = self._p.add_task(label, total=total, completed=completed)
-        self._lock = threading.Lock()
-
-    def advance(self) -> None:
-        if self._p:
-            with self._lock:
-                self._p.advance(self._t)
-
-    def close(self) -> None:
-        if self._p:
-            self._p.stop()

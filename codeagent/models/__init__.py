@@ -13,12 +13,14 @@ Backends are imported only when loaded, so importing this registry does not impo
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from .base import Completion, Message, Model, ModelError, SamplingParams
 
 DEFAULT_MODEL = "smollm2-135m"
 
-# Exact names -> "module:factory"; the factory takes (spec, **options).
+# Exact names -> "module:factory"; the factory takes (spec, **options). The module also has
+# `hf_folder()`: the local transformers folder of the embedded weights (what training starts from).
 NAMED: dict[str, str] = {
     "smollm2-135m": "codeagent.models.smollm2:load",
 }
@@ -47,6 +49,22 @@ def _factory(ref: str):
     return getattr(importlib.import_module(module), attr)
 
 
+def local_folder(spec: str) -> Path:
+    """The local transformers folder a spec names — an embedded model's converted weights or
+    `hf:PATH` — for callers that need weights rather than a model (training)."""
+    if spec in NAMED:
+        module = importlib.import_module(NAMED[spec].partition(":")[0])
+        return module.hf_folder()
+    prefix, sep, arg = spec.partition(":")
+    if sep and prefix == "hf" and arg:
+        path = Path(arg).expanduser()
+        if not (path / "config.json").is_file():
+            raise ModelError(f"{spec}: {path} is not a model folder (no config.json)")
+        return path
+    raise ModelError(f"{spec!r} names no local weights; expected one of {', '.join(NAMED)} or hf:PATH "
+                     "(a local transformers folder)")
+
+
 def load_model(spec: str, **options) -> Model:
     """The model named by `spec` (see the module docstring); options go to its backend."""
     if spec in NAMED:
@@ -66,4 +84,4 @@ def load_model(spec: str, **options) -> Model:
 
 
 __all__ = ["DEFAULT_MODEL", "Completion", "Message", "Model", "ModelError", "SamplingParams",
-           "accepted_forms", "load_model", "widen_batch"]
+           "accepted_forms", "load_model", "local_folder", "widen_batch"]

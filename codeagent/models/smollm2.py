@@ -96,3 +96,6 @@ def _convert(gguf: Path, out: Path) -> None:
 def load(spec: str = SPEC, **options):
     from .hf import HFModel
     return HFModel(smollm2_hf_folder(), spec=spec, **options)
+
+
+hf_folder = smollm2_hf_folder  # the registry's name for it (codeagent.models.local_folder)

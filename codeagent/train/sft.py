@@ -27,16 +27,11 @@ STAGING = ".final-staging"
 
 def resolve_base(spec: str) -> Path:
     """The HF folder a base-model spec names (only local, trainable folders)."""
-    if spec == "smollm2-135m":
-        from codeagent.models.smollm2 import smollm2_hf_folder
-        return smollm2_hf_folder()
-    prefix, sep, arg = spec.partition(":")
-    if sep and prefix == "hf" and arg:
-        path = Path(arg).expanduser()
-        if not (path / "config.json").is_file():
-            raise TrainError(f"--base {spec}: {path} is not a model folder (no config.json)")
-        return path
-    raise TrainError(f"--base {spec!r}: expected smollm2-135m or hf:PATH (a local transformers folder)")
+    from codeagent.models import ModelError, local_folder
+    try:
+        return local_folder(spec)
+    except ModelError as e:
+        raise TrainError(f"--base {e}") from None
 
 
 def is_complete(folder: Path) -> bool:
