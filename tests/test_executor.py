@@ -65,8 +65,8 @@ def test_items_are_taken_lazily_and_an_early_stop_cancels_the_rest():
 
 def test_registry():
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
-    with pytest.raises(UserError, match="unknown executor 'ray'; known: local"):
-        make_executor("ray")
-    assert set(EXECUTORS) == {"local"}
+    with pytest.raises(UserError, match="unknown executor 'dask'; known: local, ray"):
+        make_executor("dask")
+    assert set(EXECUTORS) == {"local", "ray"}
     with pytest.raises(UserError, match="at least 1"):
         LocalExecutor(workers=0)

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from codeagent.cli.executor_args import add_executor_arguments, executor_choice
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
 
 HELP = "verify every attempt of a run (held-out tests, model-written tests + CodeT agreement, hack guard)"
@@ -19,6 +20,7 @@ def add_arguments(p) -> None:
                    help="sandbox backend (local is WEAKER isolation than docker)")
     p.add_argument("--workers", type=int, default=2, help="sandboxes running in parallel")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per test job")
+    add_executor_arguments(p)
 
 
 def run(args) -> int:
@@ -31,8 +33,10 @@ def run(args) -> int:
     for name, value in (("--n-tests", args.n_tests), ("--samples", args.samples), ("--workers", args.workers)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
+    executor, options = executor_choice(args)
     cfg = VerifyConfig(verifiers=verifiers, model=args.model, n_tests=args.n_tests, samples=args.samples,
-                       backend=args.backend, workers=args.workers, timeout_s=args.timeout)
+                       backend=args.backend, workers=args.workers, timeout_s=args.timeout,
+                       executor=executor or "local", executor_options=options)
     result = verify_run(args.run_dir, cfg)
     print(f"verified {result.n_verified} attempt(s) of {result.n_attempts} "
           f"({result.n_attempts - result.n_verified} already done) in {result.timings['wall_s']:.1f}s; "

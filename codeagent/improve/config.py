@@ -109,6 +109,8 @@ SHARED: dict[str, tuple[str, ...]] = {
     "concurrency": ("run.concurrency", "verify.concurrency"),
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),
+    "executor": ("run.executor", "verify.executor"),
+    "executor_options": ("run.executor_options", "verify.executor_options"),
     "gen_tests_samples": ("verify.samples",),
     "seed": ("run.seed", "train.seed"),
     "lora": ("train.lora",),

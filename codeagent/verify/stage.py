@@ -56,6 +56,10 @@ class VerifyConfig:
     """Seconds per test job."""
     cache_dir: Path | None = None
     """Content-keyed result cache of the test engine (None: the one `codeagent eval` uses)."""
+    executor: str = "local"
+    """Where test batches run: `local` (threads) or `ray` (workers across a cluster)."""
+    executor_options: dict = field(default_factory=dict)
+    """Options of the executor, e.g. {"address": "HOST:PORT"} for `ray`."""
     chunk_tasks: int = 16
     """Tasks verified (and written) together; a kill loses at most one chunk's work."""
     progress: bool = True
@@ -108,7 +112,8 @@ def verify_run(run_dir: Path, cfg: VerifyConfig | None = None, *, model: Model |
         verifiers = [cls.create(ctx) for cls in classes.values()]
     if own_engine:
         from codeagent.evaluation.stage import default_cache_dir
-        engine = TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir())
+        engine = TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir(),
+                            executor=cfg.executor, executor_options=cfg.executor_options)
     try:
         with ProgressBar("verify", n_todo, enabled=cfg.progress) as bar, run.verdicts_writer() as out:
             for i in range(0, len(todo), cfg.chunk_tasks):
