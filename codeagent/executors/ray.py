@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import itertools
 import math
+import sys
 import threading
 import time
 from typing import Callable, Iterable, Iterator
@@ -171,6 +172,8 @@ class RayExecutor:
                         if tries < self.max_retries:
                             self.retried += 1
                             retry.append((item, tries + 1))
+                            print(f"ray: a worker died ({type(e).__name__}); its item is tried again elsewhere "
+                                  f"(retry {tries + 1} of at most {self.max_retries})", file=sys.stderr)
                         else:
                             yield Outcome(item=item, error=WorkerLost(
                                 f"the worker running this item died {tries + 1} time(s); last: "
@@ -216,9 +219,11 @@ class RayExecutor:
     # -- stopping ---------------------------------------------------------------------------
     def close(self) -> None:
         actors, self._actors = getattr(self, "_actors", []), []
-        if actors:
-            # Each worker closes its functions (removing its sandboxes) before it is killed.
-            closing = [a.close.remote() for a in actors]
+        started = set().union(*getattr(self, "_prepared", {}).values())
+        # Each worker that opened functions closes them (removing its sandboxes) before it is
+        # killed; one still waiting for room on a node has nothing open and would never answer.
+        closing = [a.close.remote() for a in actors if a in started]
+        if closing:
             try:
                 ray.wait(closing, num_returns=len(closing), timeout=60.0)
             except Exception:  # noqa: BLE001 — a dead worker cannot close; killing it is all there is
