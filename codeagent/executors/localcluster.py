@@ -55,7 +55,10 @@ class LocalCluster:
         # Workers import this checkout's codeagent; a node's death is noticed within seconds.
         self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                     "RAY_USAGE_STATS_ENABLED": "0", "RAY_health_check_period_ms": "1000",
-                    "RAY_health_check_failure_threshold": "3", "RAY_health_check_initial_delay_ms": "1000"}
+                    "RAY_health_check_failure_threshold": "3", "RAY_health_check_initial_delay_ms": "1000",
+                    # Ray's memory monitor judges the whole machine; on a shared one it would kill
+                    # our workers for other people's memory use.
+                    "RAY_memory_monitor_refresh_ms": "0"}
         self.nodes: list[Node] = []
         self.nodes.append(Node(["--head", f"--port={self.port}", "--include-dashboard=false",
                                 f"--temp-dir={root / 'ray'}"], root / "head.log", self.env, cpus))
@@ -104,3 +107,10 @@ class LocalCluster:
         time.sleep(3.0)
         for node in self.nodes:  # `ray start --block` may outlive its raylet: end the whole group
             node.kill()
+        # Ray's worker processes lead process groups of their own; find them by our temp dir.
+        for proc in Path("/proc").iterdir():
+            try:
+                if proc.name.isdigit() and str(self.root).encode() in (proc / "cmdline").read_bytes():
+                    os.kill(int(proc.name), signal.SIGKILL)
+            except (OSError, ProcessLookupError):
+                pass

@@ -31,14 +31,15 @@ from codeagent.executor import Outcome, WorkerLost
 
 try:
     import ray
-    from ray.exceptions import (NodeDiedError, ObjectLostError, OwnerDiedError, RayActorError,
-                                RayTaskError, WorkerCrashedError)
+    from ray.exceptions import (NodeDiedError, ObjectLostError, OutOfMemoryError, OwnerDiedError,
+                                RayActorError, RayTaskError, WorkerCrashedError)
 except ImportError:  # the registry imports this module only when `ray` is asked for
     raise UserError("--executor ray needs Ray, an optional extra: pip install 'codeagent[ray]' "
                     "(ray==2.60.0)") from None
 
 # What a dead worker process or node looks like to the caller: retry the item elsewhere.
-LOST = (RayActorError, WorkerCrashedError, NodeDiedError, ObjectLostError, OwnerDiedError)
+# OutOfMemoryError: Ray's memory monitor killed the worker because the node ran short.
+LOST = (RayActorError, WorkerCrashedError, NodeDiedError, ObjectLostError, OwnerDiedError, OutOfMemoryError)
 
 OBJECT_STORE_BYTES = 200 << 20
 """Object store of a cluster started here: items and results are small (no weights travel)."""
