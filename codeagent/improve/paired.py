@@ -24,14 +24,20 @@ def solved_counts(verdicts: Path) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def greedy_solved(out: Path, iteration: int) -> set[str] | None:
-    """Tasks the greedy eval of row `iteration` solved; None until that eval has finished (its
-    `.done.json` marker), so a loop still verifying is never read half-way."""
+def greedy_outcomes(out: Path, iteration: int) -> dict[str, bool] | None:
+    """Eval task id -> solved by the greedy eval of row `iteration`; None until that eval has
+    finished (its `.done.json` marker), so a loop still verifying is never read half-way."""
     stage = greedy_stage(out, iteration)
     path = stage.path / "verdicts.jsonl"
     if not (path.is_file() and stage.marker.is_file()):
         return None
-    return {task for task, (_, correct) in solved_counts(path).items() if correct}
+    return {task: correct > 0 for task, (_, correct) in solved_counts(path).items()}
+
+
+def greedy_solved(out: Path, iteration: int) -> set[str] | None:
+    """Tasks the greedy eval of row `iteration` solved; None until that eval has finished."""
+    outcomes = greedy_outcomes(out, iteration)
+    return None if outcomes is None else {task for task, solved in outcomes.items() if solved}
 
 
 def sign_test_p(gained: int, lost: int) -> float:
