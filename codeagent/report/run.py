@@ -60,7 +60,7 @@ def _attempts(run: RunView) -> Html:
         kinds[kind] += 1
         detail = f"detail-{i}"
         rows.append([a.task_id, Html(f'<span class="num">{a.sample_index}</span>'), _heldout_cell(h), _generated_cell(g),
-                     Html(" ").join(badge(f.hack_kind, "bad") for f in v.hack_flags) if v and v.hack_flags else "",
+                     Html(" ".join(badge(f.hack_kind, "bad") for f in v.hack_flags)) if v and v.hack_flags else "",
                      kind, f"{a.prompt_tokens}/{a.completion_tokens}",
                      tag("button", "show", type="button", data_toggle=detail)])
         row_attrs.append({"data-attempt": a.attempt_id, "data-detail": detail, "data-task": a.task_id,
