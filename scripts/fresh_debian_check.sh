@@ -20,6 +20,8 @@
 # requires cuda-toolkit and nvidia-* wheels, gigabytes), the CPU build is not on PyPI. The check
 # prints the torch build it got, and fails unless it is the CPU build. `--stock-pip` drops the
 # configuration (then set-up downloads the CUDA build from PyPI, works, but is slow and large).
+# The chroot shares this machine's network, its DNS (resolv.conf) and its local certificate
+# authorities (/usr/local/share/ca-certificates: a TLS-inspecting proxy's CA, where there is one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -83,6 +85,13 @@ mount_in /sys -t sysfs -o ro sysfs
 mount_in /dev --rbind /dev
 mount --make-rslave "$root/dev"
 cp -L /etc/resolv.conf "$root/etc/resolv.conf"
+# The network's own certificate authorities (e.g. a TLS-inspecting egress proxy) that this machine
+# trusts: without them nothing reaches the package index over HTTPS from here.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+  cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+  chroot "$root" update-ca-certificates >/dev/null 2>&1 || die "update-ca-certificates failed in the chroot"
+  log "trusting this machine's local CAs: $(cd /usr/local/share/ca-certificates && echo *.crt)"
+fi
 
 # --- this machine's pip configuration (unless --stock-pip) -------------------------------------
 envs=(HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
