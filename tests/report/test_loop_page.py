@@ -7,10 +7,12 @@ import json
 import pytest
 
 from codeagent.cli import main
+from codeagent.improve import preset_config
 from codeagent.improve.paired import sign_test_p
+from codeagent.improve.report import write_report as write_loop_report
 from codeagent.report import write_report
 
-from report_fixtures import EVAL
+from report_fixtures import EVAL, make_loop
 
 
 @pytest.fixture(scope="module")
@@ -70,3 +72,10 @@ def test_cli_on_a_loop_folder(loop_dir, tmp_path, capsys):
     out = tmp_path / "elsewhere" / "loop.html"
     assert main(["report", str(loop_dir), "--out", str(out)]) == 0
     assert "Eval tasks × iterations" in out.read_text() and str(out) in capsys.readouterr().out
+
+
+def test_the_loops_own_report_writes_the_page_too(tmp_path):
+    loop = make_loop(tmp_path / "loop")
+    metrics = json.loads((loop / "metrics.json").read_text())
+    write_loop_report(preset_config("ci", eval_tasks=5), loop, metrics)
+    assert (loop / "report.md").is_file() and "Eval tasks × iterations" in (loop / "report.html").read_text()
