@@ -34,7 +34,8 @@ case "${1:-}" in
   --stock-pip) pip_mode=stock ;;
   *) die "unknown option ${1}; usage: bash scripts/fresh_debian_check.sh [--stock-pip]" ;;
 esac
-tests=${TESTS:-tests/tasks tests/improve/test_paired.py tests/improve/test_config.py tests/report -m "not slow and not docker and not model"}
+# (passed to a shell inside the chroot: quote as on a command line)
+tests=${TESTS:-"tests/tasks tests/improve/test_paired.py tests/improve/test_config.py tests/report -m 'not slow and not docker and not model'"}
 [ "$(id -u)" = 0 ] || die "needs root (debootstrap, chroot, mounts); rerun as root"
 command -v debootstrap >/dev/null || die "debootstrap is missing; apt-get install debootstrap"
 command -v git >/dev/null || die "git is missing; apt-get install git"
