@@ -103,7 +103,7 @@ pre { background: #f6f8fa; border: 1px solid var(--line); border-radius: 4px; pa
 .charts { display: flex; flex-wrap: wrap; gap: 16px; align-items: flex-start; }
 svg text { font: 11px system-ui, "DejaVu Sans", sans-serif; fill: #1f2328; }
 .matrix td { text-align: center; padding: 1px 6px; font-family: ui-monospace, "DejaVu Sans Mono", monospace; }
-.matrix td.task { text-align: left; }
+.matrix td:first-child { text-align: left; }
 .diff .add { color: var(--ok); background: var(--ok-bg); display: block; }
 .diff .del { color: var(--bad); background: var(--bad-bg); display: block; }
 .diff .hunk { color: var(--info); display: block; } .diff .meta { color: var(--muted); display: block; }
