@@ -38,7 +38,8 @@ class Page:
 class Chromium:
     """One headless browser; use as a context manager."""
 
-    def __init__(self, width: int = 1280, height: int = 900, timeout_s: float = 60.0):
+    def __init__(self, width: int = 1280, height: int = 900, timeout_s: float = 180.0):
+        """timeout_s: for any one answer or page load (generous: a loaded 2-core machine is slow)."""
         self.timeout_s = timeout_s
         self._profile = tempfile.mkdtemp(prefix="codeagent-chromium-")
         to_child_r, self._to_child = os.pipe()
