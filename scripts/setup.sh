@@ -12,8 +12,9 @@ PY="$VENV/bin/python"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------------
+# chromium: the report pages' browser tests load them headless (tests/report).
 need_apt=()
-for pkg in git patch debootstrap docker.io util-linux; do
+for pkg in git patch debootstrap docker.io util-linux chromium; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then

@@ -65,4 +65,5 @@ def run(args) -> int:
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics, args.out)
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")
+    print(f"open in a browser: file://{(args.out / 'report.html').resolve()}")
     return 0

@@ -82,11 +82,13 @@ class GeneratedVerifier:
         return [TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
                         timeout_s=self.timeout_s) for c in candidates if c.files is not None]
 
-    def passed_tests(self, c: Candidate, reports: Mapping[str, TestReport]) -> frozenset[str]:
+    def outcomes(self, c: Candidate, reports: Mapping[str, TestReport]) -> dict[str, str]:
+        """Generated test name -> outcome of candidate `c` (empty when it did not run)."""
         r = reports.get(self.key(c))
-        if r is None:
-            return frozenset()
-        return frozenset(name.split("::", 1)[-1] for name, outcome in r.per_test.items() if outcome == "passed")
+        return {} if r is None else {name.split("::", 1)[-1]: outcome for name, outcome in r.per_test.items()}
+
+    def passed_tests(self, c: Candidate, reports: Mapping[str, TestReport]) -> frozenset[str]:
+        return frozenset(name for name, outcome in self.outcomes(c, reports).items() if outcome == "passed")
 
     def judge(self, task: Task, candidates: Sequence[Candidate],
               reports: Mapping[str, TestReport]) -> dict[str, GeneratedVerdict]:
@@ -101,7 +103,7 @@ class GeneratedVerifier:
             out[c.attempt_id] = GeneratedVerdict(
                 accepted=bool(rank and rank.accepted), tests_passed=n, n_tests=n_tests,
                 cluster_size=rank.cluster_size if rank else 0, cluster_score=rank.cluster_score if rank else 0.0,
-                passes_all=c.eligible and n_tests > 0 and n == n_tests)
+                passes_all=c.eligible and n_tests > 0 and n == n_tests, per_test=self.outcomes(c, reports))
         return out
 
 
