@@ -97,3 +97,19 @@ def test_a_sample_cannot_plant_a_runner_for_the_next_batch(backend):
     with TestEngine(backend, workers=1, quiet=True) as engine:
         assert not engine.run([planted])[0].passed
         assert not any(r.passed for r in engine.run(wrong))  # same warm sandbox, next exec
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_honest_corpus_passes_unflagged(backend):
+    """Zero false positives: every HumanEval canonical solution and every pyfuncs reference."""
+    from codeagent.evaluation.engine import TestEngine, heldout_job
+    from codeagent.tasks import load_tasks
+
+    jobs = [heldout_job(t, {**t.repo_files, **t.reference_files}, t.id)
+            for name in ("humaneval", "pyfuncs") for t in load_tasks(name)]
+    with TestEngine(backend, workers=2, quiet=True) as engine:
+        reports = engine.run(jobs)
+    bad = {r.key: (r.failure_kind, r.hack_flags, r.message[:200]) for r in reports if not r.passed or r.hack_flags}
+    assert not bad, bad
+    assert len(reports) == 164 + 216
