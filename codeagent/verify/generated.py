@@ -11,6 +11,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
+from codeagent.evaluation.engine import function_judge
 from codeagent.tasks.base import Task
 
 from .agreement import codet_rank
@@ -47,7 +48,7 @@ class GeneratedVerifier:
             return []
         # Hack-flagged candidates still run: their results are recorded, they are just never accepted.
         return [TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
-                        timeout_s=self.timeout_s) for c in candidates if c.files is not None]
+                        timeout_s=self.timeout_s, judge=function_judge(task)) for c in candidates if c.files is not None]
 
     def passed_tests(self, c: Candidate, reports: Mapping[str, TestReport]) -> frozenset[str]:
         r = reports.get(self.key(c))

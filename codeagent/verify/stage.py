@@ -30,6 +30,7 @@ from .base import Candidate, VerifyError
 from .gap import gap_report
 from .generated import GeneratedVerifier
 from .hacks import static_flags
+from .judging import runtime_flags
 from .probe import docstring_pairs, example_inputs, hardcoded_flags, probe_flags, probe_job, assert_pairs
 from .record import GAP_REPORT_FILE, GENERATED_TESTS_FILE, TRAJECTORIES_FILE, VERDICTS_FILE, Verdict
 from .testgen import GeneratedTests, generate_tests
@@ -169,6 +170,7 @@ def _verify_chunk(chunk, engine, generated: GeneratedVerifier | None, heldout, c
     for task, _ in chunk:
         for c in cands[task.id]:
             c.hack_flags += probe_flags(reports.get(_probe_key(c)))
+            c.hack_flags += runtime_flags(*(reports.get(k) for k in _report_keys(c, generated, heldout)))
             pairs = []
             if task.entry_point:
                 pairs += docstring_pairs(task.problem_statement, task.entry_point)
@@ -203,6 +205,10 @@ def _verify_chunk(chunk, engine, generated: GeneratedVerifier | None, heldout, c
             yield Verdict(attempt_id=c.attempt_id, task_id=c.task_id, heldout=p.get("heldout"),
                           generated=p.get("generated"), hack_flags=list(c.hack_flags), timings=timings)
             bar.advance()
+
+
+def _report_keys(c: Candidate, generated, heldout) -> list[str]:
+    return [_probe_key(c)] + ([GeneratedVerifier.key(c)] if generated else []) + ([heldout.key(c)] if heldout else [])
 
 
 def _probe_key(c: Candidate) -> str:
