@@ -101,7 +101,9 @@ def test_verify_run_with_scripted_model(tmp_path, capsys):
         assert bool(v.hack_flags) == (label == "hack"), (a.attempt_id, v.hack_flags)
     hack = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "hack")
     assert {f.hack_kind for f in hack.hack_flags} == {"always-equal"}
-    assert hack.heldout.passed and hack.generated.tests_passed == 3  # it fools the tests; the guard stops it
+    # The judge never lets its lying result reach an assertion: the tests themselves reject it.
+    assert not hack.heldout.passed and hack.heldout.failure_kind == "not-plain-data"
+    assert hack.generated.tests_passed == 0
     assert not hack.generated.passes_all
     empty = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "empty")
     assert empty.heldout.failure_kind == "patch-did-not-apply" and empty.generated.tests_passed == 0
