@@ -28,7 +28,7 @@ from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
 
 from .base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from .cache import ResultCache
-from .runner import REPORT_PREFIX, START_PREFIX
+from .runner import JUDGED_WALL_FACTOR, REPORT_PREFIX, START_PREFIX
 
 
 def _runner_program() -> str:
@@ -209,7 +209,7 @@ class TestEngine:
                       "judge": j.judge} for j in jobs],
         }
         box.write_files({job_file: json.dumps(spec)})
-        budget = sum(j.timeout_s + 1.0 for j in jobs) + 30.0
+        budget = sum(j.timeout_s * (JUDGED_WALL_FACTOR if j.judge else 1) + 1.0 for j in jobs) + 30.0
         result = box.exec(["python3", "-I", "-c", RUNNER_PROGRAM, job_file], timeout=budget)
         in_flight = None
         for line in result.stdout.splitlines():
@@ -245,7 +245,7 @@ def _close_quietly(box) -> None:
 def to_report(raw: dict) -> TestReport:
     """Turn the runner's raw events into a verdict. Only the runner's own report counts."""
     per_test = {f"{f}::{n}": "not-run" for f, n in raw["expected"]}
-    messages, collect_kind, flags, not_plain, infra = [], None, [], [], None
+    messages, collect_kind, flags, not_plain, infra, cpu_timeout = [], None, [], [], None, False
     for ev in raw["events"]:
         if "hack" in ev:
             flag = {"kind": str(ev["hack"]), "event": str(ev.get("event", ""))[:300]}
@@ -259,6 +259,8 @@ def to_report(raw: dict) -> TestReport:
                     flags.append(flag)
         elif "infra" in ev:
             infra = str(ev["infra"])
+        elif ev.get("cpu_timeout") is True:
+            cpu_timeout = True
         elif "collect_error" in ev:
             collect_kind = collect_kind or ev["collect_error"]
             messages.append(f"{ev['file']}: {ev.get('message', '')}")
@@ -279,7 +281,7 @@ def to_report(raw: dict) -> TestReport:
     elif not_plain:
         kind = "not-plain-data"
         messages.append(f"the candidate returned {not_plain[0]}: not plain data")
-    elif raw["timed_out"]:
+    elif raw["timed_out"] or cpu_timeout:
         kind = "timeout"
     elif collect_kind:
         kind = collect_kind

@@ -45,6 +45,11 @@ except ImportError:
 
 judge.bind(wire, guard)
 
+JUDGED_WALL_FACTOR = 4
+"""Judged jobs: the candidate process gets `timeout` seconds of CPU (an endless loop dies as fast
+as before) and the job `timeout * JUDGED_WALL_FACTOR` of wall time, because every call is a round
+trip between two processes and on a loaded machine those wait for the scheduler."""
+
 REPORT_PREFIX = "@@codeagent-report "
 START_PREFIX = "@@codeagent-start "
 MESSAGE_CHARS = 400
@@ -175,6 +180,8 @@ def judged_main(job_dir, job, wfd, limits):
     pid = os.fork()  # before the judge holds anything worth stealing
     if pid == 0:
         try:
+            cpu = limits["candidate_cpu"]
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, then SIGKILL
             limits.clear()
             close_all_but({j2c_r, c2j_w})
             judge.candidate_main(job_dir, job["judge"], j2c_r, c2j_w, test_names)
@@ -202,6 +209,13 @@ def judged_main(job_dir, job, wfd, limits):
             emit(infra=f"the task's prompt file does not run: {type(e).__name__}: {e}"[:MESSAGE_CHARS])
         else:
             run_tests(job["test_files"], emit)
+    if channel.dead is not None:
+        try:
+            _, status = os.waitpid(pid, 0)
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+                emit(cpu_timeout=True)  # the candidate used up its CPU seconds: an endless loop
+        except OSError:
+            pass
     emit(done=True)
     try:
         os.kill(pid, signal.SIGKILL)
@@ -257,8 +271,11 @@ def run_job(job, base, limits, reap_all, keep):
         write_tree(job_dir, job["test_files"])  # after the candidate's files: tests win
     expected = expected_tests(job["test_files"])
     timeout = float(job.get("timeout", 10.0))
+    cpu_timeout = timeout
+    if job.get("judge"):
+        timeout *= JUDGED_WALL_FACTOR
     token = os.urandom(16).hex()
-    limits = dict(limits, cpu_seconds=int(timeout) + 2, token=token)
+    limits = dict(limits, cpu_seconds=int(timeout) + 2, token=token, candidate_cpu=max(1, round(cpu_timeout)))
     rfd, wfd = os.pipe()
     start = time.monotonic()
     try:

@@ -113,3 +113,28 @@ def test_honest_corpus_passes_unflagged(backend):
     bad = {r.key: (r.failure_kind, r.hack_flags, r.message[:200]) for r in reports if not r.passed or r.hack_flags}
     assert not bad, bad
     assert len(reports) == 164 + 216
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_in_process_jobs_block_and_flag_the_forging_routes(backend):
+    """Repository-style jobs (no judge: tests share the candidate's process) keep the audit hook:
+    the forging routes are blocked and flagged; an honest solution passes unflagged."""
+    from dataclasses import replace
+
+    from codeagent.evaluation.engine import TestEngine, heldout_job
+    from codeagent.tasks import load_tasks, tasks_by_id
+
+    tasks = tasks_by_id(load_tasks("humaneval"))
+    jobs = []
+    for a in ATTACKS:
+        if a.attack in ("gc", "frames", "obfuscated", "subclasses", "trace") or a.name == "honest_namedtuple":
+            task = tasks[a.task_id]
+            files = {**task.repo_files, "solution.py": task.repo_files["solution.py"] + a.completion}
+            jobs.append(replace(heldout_job(task, files, a.name), judge=None))
+    with TestEngine(backend, workers=1, quiet=True) as engine:
+        reports = {r.key: r for r in engine.run(jobs)}
+    for key, r in reports.items():
+        if key.startswith("honest"):
+            assert r.passed and not r.hack_flags, r
+        else:
+            assert not r.passed and any(f["kind"] == "introspects-harness" for f in r.hack_flags), r
