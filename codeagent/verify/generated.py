@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
+from codeagent.evaluation.engine import function_judge
 from codeagent.models import widen_batch
 from codeagent.progress import ProgressBar
 from codeagent.runfolder import CONFIG_FILE
@@ -80,7 +81,7 @@ class GeneratedVerifier:
             return []
         # Hack-flagged candidates still run: their results are recorded, they are just never accepted.
         return [TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
-                        timeout_s=self.timeout_s) for c in candidates if c.files is not None]
+                        timeout_s=self.timeout_s, judge=function_judge(task)) for c in candidates if c.files is not None]
 
     def outcomes(self, c: Candidate, reports: Mapping[str, TestReport]) -> dict[str, str]:
         """Generated test name -> outcome of candidate `c` (empty when it did not run)."""
