@@ -16,8 +16,6 @@ is retried once; what still has no verdict is `infra_error`, never the candidate
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -25,7 +23,8 @@ from typing import Callable, Sequence
 
 from codeagent.executor import WorkerLost, make_executor
 from codeagent.progress import ProgressBar
-from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
+from codeagent.sandbox import SandboxLimits, resolve_backend
+from codeagent.sandbox.pool import SandboxPool
 
 from .base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from .cache import ResultCache
@@ -93,39 +92,15 @@ class TestEngine:
         self.limits = limits or ENGINE_LIMITS
         self.batch_size = batch_size
         self.cache = ResultCache(cache_dir) if cache_dir else None
-        self._idle: queue.Queue = queue.Queue()
-        self._all: list = []
-        self._lock = threading.Lock()
-
-    # -- sandboxes -------------------------------------------------------------------------
-    def _checkout(self):
-        try:
-            return self._idle.get_nowait()
-        except queue.Empty:
-            box = open_sandbox(self.backend, {}, self.limits)
-            with self._lock:
-                self._all.append(box)
-            return box
-
-    def _discard(self, box) -> None:
-        with self._lock:
-            if box in self._all:
-                self._all.remove(box)
-        _close_quietly(box)
+        # Empty sandboxes reused as they are: the runner arrives on the command line and cleans
+        # a scratch folder per job, so a batch needs no reset. A sandbox that failed is replaced.
+        self._pool = SandboxPool(self.backend, size=self.workers, limits=self.limits, quiet=True)
 
     def close(self) -> None:
         fan_out, self._fan_out = self._fan_out, None
         if fan_out is not None:
             fan_out.close()
-        with self._lock:
-            boxes, self._all = self._all, []
-        # Removing a container is a daemon round trip of ~50 ms: remove them all at once.
-        closer = make_executor("local", workers=max(1, len(boxes)))
-        try:
-            for _ in closer.map_unordered(_close_quietly, boxes):
-                pass
-        finally:
-            closer.close()
+        self._pool.close()
 
     def __enter__(self):
         return self
@@ -220,14 +195,12 @@ class TestEngine:
         """One exec in a (fresh if needed) sandbox: (error or None, key of the job in flight at death)."""
         box = None
         try:
-            box = self._checkout()
+            box = self._pool.acquire({}, reset=False)
             error, in_flight = self._exec_batch(box, jobs, pending, done)
         except Exception as e:  # noqa: BLE001 — any harness/daemon failure is infra
             error, in_flight = f"{type(e).__name__}: {e}", None
-        if error is None and not pending:
-            self._idle.put(box)
-        elif box is not None:
-            self._discard(box)
+        if box is not None:
+            self._pool.release(box, healthy=error is None and not pending)
         return error, in_flight
 
     def _exec_batch(self, box, jobs: list[TestJob], pending: dict, done) -> tuple[str | None, str | None]:
@@ -264,13 +237,6 @@ class TestEngine:
 
 def _infra(job: TestJob, error: str) -> TestReport:
     return TestReport(key=job.key, passed=False, failure_kind="infra_error", message=error[:500])
-
-
-def _close_quietly(box) -> None:
-    try:
-        box.close()
-    except Exception:  # noqa: BLE001 — a dead container may fail to close; it is gone anyway
-        pass
 
 
 def to_report(raw: dict) -> TestReport:

@@ -8,6 +8,11 @@ A backend whose sandboxes can `reset(snapshot)` (docker: one exec that kills eve
 empties /work and /tmp, unpacks the snapshot and runs git init) is reused; any other backend
 (local) simply gets a fresh sandbox per checkout, so callers never branch on backend names.
 A sandbox that died, timed out its reset or reports itself `broken` is replaced.
+
+Callers that manage what a sandbox holds themselves (the test engine: its runner cleans a
+scratch folder per job) check out with `reset=False`: an idle sandbox last given the same
+snapshot comes back as it is, without the reset exec. A checkout whose body raises, or an
+`acquire` released with `healthy=False`, discards the sandbox instead of keeping it.
 """
 
 from __future__ import annotations
@@ -51,53 +56,80 @@ class SandboxPool:
         self._lock = threading.Lock()
         self._idle: list[Sandbox] = []
         self._all: list[Sandbox] = []
+        self._given: dict[int, str | None] = {}
+        """id(sandbox) -> key of the snapshot it was given with reset=False (None: reset on reuse)."""
         self._closed = False
 
     @contextlib.contextmanager
-    def checkout(self, snapshot: Snapshot) -> Iterator[Sandbox]:
-        """A sandbox holding `snapshot` as a fresh git repo; returned to the pool on exit."""
-        self._slots.acquire()
-        box = None
+    def checkout(self, snapshot: Snapshot, *, reset: bool = True) -> Iterator[Sandbox]:
+        """A sandbox holding `snapshot` as a fresh git repo; returned to the pool on exit, or
+        discarded if the body raised."""
+        box = self.acquire(snapshot, reset=reset)
+        healthy = False
         try:
-            box = self._acquire(snapshot)
             yield box
+            healthy = True
         finally:
-            if box is not None:
-                self._release(box)
+            self.release(box, healthy=healthy)
+
+    def acquire(self, snapshot: Snapshot, *, reset: bool = True) -> Sandbox:
+        """Take a sandbox (waiting while `size` are out); give it back with `release`.
+        reset=False: an idle sandbox last given the same snapshot is returned as it is."""
+        self._slots.acquire()
+        try:
+            return self._take(snapshot, reset)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def release(self, box: Sandbox, *, healthy: bool = True) -> None:
+        """Return a sandbox from `acquire`; unhealthy ones (and ones the pool cannot reuse) are closed."""
+        try:
+            key = self._given.get(id(box))
+            keep = (healthy and not self._closed and getattr(box, "broken", None) is None
+                    and (isinstance(box, Resettable) or key is not None)
+                    and getattr(box, "alive", lambda: True)())
+            if keep:
+                with self._lock:
+                    self._idle.append(box)
+            else:
+                self._discard(box)
+        finally:
             self._slots.release()
 
-    def _acquire(self, snapshot: Snapshot) -> Sandbox:
+    def _take(self, snapshot: Snapshot, reset: bool) -> Sandbox:
         if self._closed:
             raise SandboxError("sandbox pool is closed")
         files = snapshot_files(snapshot)  # a bad snapshot is the caller's error, not the sandbox's
+        key = None if reset else _snapshot_key(files)
         while True:
             with self._lock:
                 box = self._idle.pop() if self._idle else None
             if box is None:
                 break
+            if key is not None and self._given.get(id(box)) == key:
+                return box  # as it was left: the caller said that is fine
+            if not isinstance(box, Resettable):
+                self._discard(box)
+                continue
             try:
-                box.reset(files)  # type: ignore[union-attr]  # only Resettable boxes are kept idle
+                box.reset(files)
+                self._given[id(box)] = key
                 return box
             except SandboxError:
                 self._discard(box)  # it misbehaved: replace it with the next idle or a new one
         box = self._factory(files, self.limits)
         with self._lock:
             self._all.append(box)
+            self._given[id(box)] = key
         return box
-
-    def _release(self, box: Sandbox) -> None:
-        keep = (isinstance(box, Resettable) and not self._closed and box.broken is None and box.alive())
-        if keep:
-            with self._lock:
-                self._idle.append(box)
-        else:
-            self._discard(box)
 
     def _discard(self, box: Sandbox) -> None:
         with self._lock:
             if box in self._all:
                 self._all.remove(box)
-        with contextlib.suppress(SandboxError):
+            self._given.pop(id(box), None)
+        with contextlib.suppress(Exception):  # a dead container may fail to close; it is gone anyway
             box.close()
 
     def close(self) -> None:
@@ -106,11 +138,25 @@ class SandboxPool:
         with self._lock:
             self._closed = True
             boxes, self._idle = list(self._all), []
-        for box in boxes:
-            self._discard(box)
+        # Removing a container is a daemon round trip of ~50 ms: remove them all at once.
+        from codeagent.executor import make_executor
+        closer = make_executor("local", workers=max(1, len(boxes)))
+        try:
+            for _ in closer.map_unordered(self._discard, boxes):
+                pass
+        finally:
+            closer.close()
 
     def __enter__(self) -> "SandboxPool":
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _snapshot_key(files: dict[str, bytes]) -> str:
+    import hashlib
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        digest.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return digest.hexdigest()

@@ -114,3 +114,24 @@ def test_close_removes_idle_and_checked_out_containers():
         res = box.exec("true")
         assert res.exit_code is None and res.error  # a failure as data, not an exception
     assert our_container_ids() == before
+
+
+@pytest.mark.parametrize("backend", ["local", pytest.param("docker", marks=pytest.mark.docker)])
+def test_reset_false_reuses_as_is_and_a_failed_holder_discards(backend):
+    """The test engine's way of using the pool: the same empty snapshot, no reset between
+    batches; a sandbox whose user failed is never handed out again."""
+    with SandboxPool(backend, size=1, limits=LIMITS) as pool:
+        first = pool.acquire({}, reset=False)
+        first.write_files({"left.txt": "from the last batch"})
+        pool.release(first)
+        again = pool.acquire({}, reset=False)
+        assert again is first and again.exec(["cat", "left.txt"]).stdout == "from the last batch"
+        pool.release(again, healthy=False)
+        fresh = pool.acquire({}, reset=False)
+        assert fresh is not first and fresh.exec(["ls"]).stdout.strip() == ""
+        pool.release(fresh)
+        with pytest.raises(RuntimeError):
+            with pool.checkout({}, reset=False):
+                raise RuntimeError("the body failed")
+        with pool.checkout({"other.txt": "x"}, reset=False) as box:  # another snapshot: not the used one
+            assert box is not fresh and box.exec(["cat", "other.txt"]).stdout == "x"
