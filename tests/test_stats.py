@@ -96,6 +96,16 @@ def test_clear_gains_and_losses_are_named_and_the_rest_is_within_noise():
                                            (-0.05, 0.1, "within noise"), (0.0, 0.1, "within noise")])
 def test_verdict_needs_the_interval_to_exclude_zero(low, high, word):
     assert verdict(Interval(0.05, low, high, 30)) == word
+    assert verdict(Interval(0.05, low, high, 30), permutation_p=0.01) == word
+    assert verdict(Interval(0.05, low, high, 30), permutation_p=0.2) == "within noise"
+
+
+def test_a_few_tasks_never_make_an_improvement():
+    """3 of 6 tasks gained: the percentile bootstrap's interval lies above zero, but three changed
+    tasks cannot be told from coin flips (permutation p = 0.25), so the verdict stays 'within noise'."""
+    p = paired_difference({f"t{i}": 0.0 for i in range(6)}, {f"t{i}": float(i < 3) for i in range(6)})
+    assert p.diff.low > 0 and p.permutation_p == 0.25
+    assert p.verdict == "within noise"
 
 
 def test_the_wording_shows_the_interval():

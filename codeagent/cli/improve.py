@@ -19,7 +19,12 @@ def add_arguments(p) -> None:
                    help="chooses training data: generated (no human labels) or heldout (oracle upper bound)")
     p.add_argument("--train-tasks", type=int, help="first N train tasks (family-balanced)")
     p.add_argument("--eval-tasks", type=int, help="first N eval tasks (family-balanced)")
-    p.add_argument("--eval-samples", type=int, help="sampled attempts per eval task for pass@k (0: greedy only)")
+    p.add_argument("--eval-samples", type=int,
+                   help="sampled attempts per eval task for sampled pass@1 and pass@k (0: greedy only; >= 8 to "
+                        "resolve small changes)")
+    p.add_argument("--ood-eval", metavar="SET", help="also evaluate on this out-of-distribution set's test split "
+                                                    "(e.g. humaneval), decontaminated like the eval split")
+    p.add_argument("--ood-eval-tasks", type=int, help="first N tasks of the --ood-eval set")
     p.add_argument("--continue-from-previous", action="store_true", default=None,
                    help="train model_{i+1} from model_i (default: from the base on all data so far)")
     p.add_argument("--full-finetune", action="store_true", default=None, help="full fine-tune instead of LoRA")
@@ -49,15 +54,18 @@ def _assignment(text: str) -> tuple[str, object]:
 
 def run(args) -> int:
     from codeagent.improve import improve, preset_config
-    from codeagent.improve.report import print_table
+    from codeagent.improve.report import print_table, verdict_lines
     cfg = preset_config(
         args.preset, task_set=args.task_set, eval_set=args.eval_set, model=args.model, iterations=args.iterations,
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
-        eval_samples=args.eval_samples, continue_from_previous=args.continue_from_previous,
+        eval_samples=args.eval_samples, ood_eval=args.ood_eval,
+        ood_eval_tasks=args.ood_eval_tasks, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed,
         **dict(_assignment(a) for a in args.set or []))
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics, args.out)
+    for line in verdict_lines(metrics):
+        print(line.strip("*"))
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")
     return 0

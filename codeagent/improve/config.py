@@ -24,8 +24,15 @@ from codeagent.verify.stage import VerifyConfig
 class LoopEvalConfig:
     max_tasks: int | None = None
     """Use only the first N eval tasks (a family-balanced slice); None: all."""
-    samples: int = 4
-    """Sampled attempts per eval task for pass@k, at the run's temperature (0: greedy pass@1 only)."""
+    samples: int = 8
+    """Sampled attempts per eval task for sampled pass@1 and pass@k, at the run's temperature (0: greedy
+    pass@1 only). Sampled pass@1 over >= 8 samples is the loop's primary measure: a per-task rate,
+    far less noisy than one greedy attempt."""
+    ood_set: str | None = None
+    """A second, out-of-distribution eval set (its `test` split, e.g. `humaneval`), evaluated beside
+    the eval split and decontaminated from training data the same way; None: none."""
+    ood_max_tasks: int | None = None
+    """Use only the first N tasks of the out-of-distribution set; None: all."""
 
 
 def _run_template() -> RunConfig:
@@ -106,6 +113,8 @@ SHARED: dict[str, tuple[str, ...]] = {
     "train_tasks": ("run.max_tasks",),
     "eval_tasks": ("eval.max_tasks",),
     "eval_samples": ("eval.samples",),
+    "ood_eval": ("eval.ood_set",),
+    "ood_eval_tasks": ("eval.ood_max_tasks",),
     "concurrency": ("run.concurrency", "verify.concurrency"),
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),

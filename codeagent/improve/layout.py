@@ -10,6 +10,9 @@ from pathlib import Path
 CONFIG_FILE = "improve_config.json"
 METRICS_FILE = "metrics.json"
 GREEDY_RUN = "eval_greedy"
+SAMPLED_RUN = "eval_sampled"
+OOD_FOLDER = "ood"
+"""Inside an eval folder: the evaluation on the out-of-distribution set (same run names)."""
 
 
 @dataclass
@@ -40,3 +43,8 @@ def eval_folder(out: Path, iteration: int) -> Path:
 def greedy_stage(out: Path, iteration: int) -> StageDir:
     """The greedy eval run of metrics row `iteration`."""
     return StageDir(eval_folder(out, iteration) / GREEDY_RUN)
+
+
+def sampled_stage(out: Path, iteration: int) -> StageDir:
+    """The sampled eval run of metrics row `iteration`."""
+    return StageDir(eval_folder(out, iteration) / SAMPLED_RUN)
