@@ -34,6 +34,9 @@ def add_arguments(p) -> None:
     p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
     p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
     p.add_argument("--seed", type=int)
+    p.add_argument("--seeds", metavar="S,S,...",
+                   help="run the loop once per seed into OUT/seed_S/ and aggregate the paired difference to the "
+                        "base model over seeds (OUT/seeds.json, OUT/seeds.md)")
     p.add_argument("--set", action="append", metavar="STAGE.FIELD=VALUE",
                    help="any stage field, e.g. train.lr=1e-4 or run.temperature=0.6 (repeatable; VALUE is JSON "
                         "where it parses, else a string)")
@@ -63,9 +66,26 @@ def run(args) -> int:
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed,
         **dict(_assignment(a) for a in args.set or []))
+    if args.seeds:
+        return _several_seeds(cfg, args)
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics, args.out)
     for line in verdict_lines(metrics):
         print(line.strip("*"))
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")
+    return 0
+
+
+def _several_seeds(cfg, args) -> int:
+    from codeagent.errors import UserError
+    from codeagent.improve.seeds import SEEDS_REPORT, improve_seeds
+    if args.seed is not None:
+        raise UserError("give either --seed or --seeds, not both")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(f"--seeds {args.seeds!r}: expected integers separated by commas, e.g. 0,1,2") from None
+    improve_seeds(cfg, seeds, args.out)
+    print((args.out / SEEDS_REPORT).read_text())
+    print(f"per seed: {args.out}/seed_S/report.md  aggregate: {args.out / 'seeds.json'}")
     return 0

@@ -43,11 +43,12 @@ def fake_train(config):
     return config.out
 
 
-def loop(monkeypatch, root: Path, tasks, base_right: set[str], trained_right: set[str], **overrides):
-    """Run `improve` with the ci preset and these overrides; returns (cfg, metrics)."""
+def prepare(monkeypatch, root: Path, tasks, base_right: set[str], trained_right: set[str], **overrides):
+    """The ci preset's config with these overrides, the scripted base model and the fake trainer in place."""
     import codeagent.models as models
     import codeagent.train.sft as sft
-    from codeagent.improve import improve, preset_config
+    from codeagent.improve import preset_config
+    root.mkdir(parents=True, exist_ok=True)
     base = write_script(root / "base.json", tasks, base_right)
     Checkpoint.script = write_script(root / "trained.json", tasks, trained_right)
     monkeypatch.setattr(sft, "train_sft", fake_train)
@@ -55,5 +56,11 @@ def loop(monkeypatch, root: Path, tasks, base_right: set[str], trained_right: se
     options = dict(task_set="pyfuncs", model=f"scripted:{base}", iterations=1, samples=2, backend="local",
                    workers=1, concurrency=4, max_steps=1)
     options.update(overrides)
-    cfg = preset_config("ci", **options)
+    return preset_config("ci", **options)
+
+
+def loop(monkeypatch, root: Path, tasks, base_right: set[str], trained_right: set[str], **overrides):
+    """Run `improve` into root/loop; returns (cfg, metrics)."""
+    from codeagent.improve import improve
+    cfg = prepare(monkeypatch, root, tasks, base_right, trained_right, **overrides)
     return cfg, improve(cfg, root / "loop")
