@@ -30,6 +30,13 @@ def add_arguments(p) -> None:
     p.add_argument("--full-finetune", action="store_true", default=None, help="full fine-tune instead of LoRA")
     p.add_argument("--max-steps", type=int, help="training steps per iteration")
     p.add_argument("--lr", type=float)
+    p.add_argument("--test-model", metavar="SPEC",
+                   help="model that writes the generated tests (default: the model being trained)")
+    p.add_argument("--mutation", choices=["report", "filter"],
+                   help="check the generated tests against mutants of the accepted solution: report the mutation "
+                        "score, or also agree only on tests that kill a mutant (default: off)")
+    p.add_argument("--min-cluster-size", type=int, help="generated verifier: smallest agreeing cluster accepted")
+    p.add_argument("--min-tests-passed", type=int, help="generated verifier: fewest generated tests passed to accept")
     p.add_argument("--backend", choices=["auto", "docker", "local"])
     p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
     p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
@@ -64,7 +71,8 @@ def run(args) -> int:
         eval_samples=args.eval_samples, ood_eval=args.ood_eval,
         ood_eval_tasks=args.ood_eval_tasks, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
-        concurrency=args.concurrency, workers=args.workers, seed=args.seed,
+        concurrency=args.concurrency, workers=args.workers, seed=args.seed, test_model=args.test_model,
+        mutation=args.mutation, min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed,
         **dict(_assignment(a) for a in args.set or []))
     if args.seeds:
         return _several_seeds(cfg, args)

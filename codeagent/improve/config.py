@@ -61,6 +61,9 @@ class ImproveConfig:
     iterations: int = 2
     verifier: str = "generated"
     """Chooses training data: `generated` (no human label) or `heldout` (the oracle upper bound)."""
+    test_model: str | None = None
+    """Model spec that writes the generated tests (a stronger or separate test writer); None: model_i,
+    the model being trained."""
     max_per_task: int = 2
     """Training examples kept per task per export (rejection-sampling cap)."""
     continue_from_previous: bool = False
@@ -119,6 +122,9 @@ SHARED: dict[str, tuple[str, ...]] = {
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),
     "gen_tests_samples": ("verify.samples",),
+    "mutation": ("verify.mutation",),
+    "min_cluster_size": ("verify.min_cluster_size",),
+    "min_tests_passed": ("verify.min_tests_passed",),
     "seed": ("run.seed", "train.seed"),
     "lora": ("train.lora",),
     "lr": ("train.lr",),

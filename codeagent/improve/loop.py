@@ -133,7 +133,7 @@ def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
     """Generated tests (the model's own) + held-out (ground truth, used only for measurement
     unless --verifier heldout)."""
     from codeagent.verify.stage import verify_run
-    result = verify_run(run_dir, replace(cfg.verify, verifiers=("generated", REFERENCE), model=model))
+    result = verify_run(run_dir, replace(cfg.verify, verifiers=("generated", REFERENCE), model=cfg.test_model or model))
     gap = result.gap_report or {}
     gen = gap.get("verifiers", {}).get("generated", {})
     by_task: dict[str, list[bool]] = {}
@@ -145,7 +145,19 @@ def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
         "generated_precision": gen.get("precision"), "generated_recall": gen.get("recall"),
         "generated_fpr": gen.get("false_positive_rate"), "generated_accepted": gen.get("n_accepted"),
         "hack_flagged": gap.get("n_hack_flagged", 0),
+        **_mutation_figures(run_dir),
     }
+
+
+def _mutation_figures(run_dir: Path) -> dict:
+    """Mean mutation score of the generated tests over tasks, and tasks whose tests kill no mutant
+    (when the verifier checked adequacy)."""
+    scores = {v.task_id: v.part("generated").mutation_score for v in RunFolder(run_dir).verdicts().values()
+              if v.part("generated") is not None and v.part("generated").mutation_score is not None}
+    if not scores:
+        return {}
+    return {"mutation_score": ratio(sum(scores.values()), len(scores)), "mutation_tasks": len(scores),
+            "tasks_killing_no_mutant": sum(s == 0 for s in scores.values())}
 
 
 def _export(cfg: ImproveConfig, run_dirs: list[Path], out: Path, iteration: int, eval_split: str) -> dict:
@@ -252,7 +264,9 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
     mine = cfg.to_dict()
     if path.is_file():
         theirs = json.loads(path.read_text())
-        differ = {k: (a, b) for k, a, b in config_differences(theirs, mine) if k not in EXTENSIBLE}
+        defaults = _flat(ImproveConfig().to_dict())
+        differ = {k: (a, b) for k, a, b in config_differences(theirs, mine)
+                  if k not in EXTENSIBLE and not (_absent(theirs, k) and b == defaults.get(k))}
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "
                             "use another --out, or the same options to resume (--iterations may grow)")
@@ -262,6 +276,22 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         if theirs == mine:
             return
     path.write_text(json.dumps(mine, indent=2))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
+def _absent(config: dict, dotted: str) -> bool:
+    """Is this field missing from a recorded config (an option added since, which — at its default —
+    changes nothing the loop did)?"""
+    *parents, name = dotted.split(".")
+    for p in parents:
+        config = config.get(p, {})
+    return name not in config
 
 
 def _write_metrics(out: Path, metrics: list[dict]) -> None:

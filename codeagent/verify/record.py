@@ -35,6 +35,11 @@ class GeneratedVerdict:
     cluster_score: float
     passes_all: bool = False
     """Passed every sanitized generated test (the no-agreement baseline)."""
+    mutation_score: float | None = None
+    """Of the task: the fraction of mutants of its accepted solution that its generated tests kill
+    (`mutation.py`); None when adequacy is not checked or there is nothing to mutate."""
+    adequate_tests: int | None = None
+    """Of the task: how many generated tests kill at least one mutant."""
 
 
 @dataclass

@@ -9,6 +9,7 @@ import pytest
 
 from codeagent.improve.layout import eval_folder
 from codeagent.improve.measure import measured
+from codeagent.runfolder import RunFolder
 from codeagent.tasks import load_tasks
 
 from loop_harness import loop
@@ -51,7 +52,8 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch):
     solved_by_base = {t.id for t in train} | {test[0].id}  # it solves its train tasks: data to train on
     solved_by_trained = {t.id for t in train + test[:7] + ood[:1]}
     cfg, metrics = loop(monkeypatch, tmp_path, train + test + ood, solved_by_base, solved_by_trained,
-                        train_tasks=2, eval_tasks=8, eval_samples=2, ood_eval="humaneval", ood_eval_tasks=2)
+                        train_tasks=2, eval_tasks=8, eval_samples=2, ood_eval="humaneval", ood_eval_tasks=2,
+                        test_model=f"scripted:{tmp_path / 'trained.json'}", mutation="report")
     base, last = metrics[0], metrics[-1]
     assert base["eval"]["sampled_pass@1"] == pytest.approx(1 / 8, abs=1e-3)
     assert base["eval"]["per_task"]["sampled"][test[0].id] == [2, 2]
@@ -69,3 +71,7 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch):
     assert "out-of-distribution set: within noise: sampled pass@1 +0.500 vs base" in report
     assert "Out-of-distribution eval (`humaneval`, 2 tasks)" in report
     assert (tmp_path / "loop" / "learning_curve.png").stat().st_size > 1000
+    # the separate test writer wrote the generated tests; their adequacy was measured
+    written = RunFolder(tmp_path / "loop" / "iter_0" / "run").generated_tests()
+    assert {g.model for g in written.values()} == {f"scripted:{tmp_path / 'trained.json'}"}
+    assert last["verifier"]["mutation_tasks"] == 2 and 0 < last["verifier"]["mutation_score"] <= 1
