@@ -37,6 +37,12 @@ def add_arguments(p) -> None:
                         "score, or also agree only on tests that kill a mutant (default: off)")
     p.add_argument("--min-cluster-size", type=int, help="generated verifier: smallest agreeing cluster accepted")
     p.add_argument("--min-tests-passed", type=int, help="generated verifier: fewest generated tests passed to accept")
+    p.add_argument("--on-collapse", choices=["stop", "keep-previous", "warn"],
+                   help="when eval turns significantly worse than the base model, or diversity falls below "
+                        "--min-distinct / --min-distance-ratio: stop the loop (default), discard that model, or warn")
+    p.add_argument("--min-distinct", type=float, help="collapse watch: fewest distinct solutions per eval task")
+    p.add_argument("--min-distance-ratio", type=float,
+                   help="collapse watch: lowest mean pairwise solution distance, as a fraction of the base model's")
     p.add_argument("--backend", choices=["auto", "docker", "local"])
     p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
     p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
@@ -72,7 +78,8 @@ def run(args) -> int:
         ood_eval_tasks=args.ood_eval_tasks, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed, test_model=args.test_model,
-        mutation=args.mutation, min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed,
+        mutation=args.mutation, on_collapse=args.on_collapse, min_distinct=args.min_distinct,
+        min_distance_ratio=args.min_distance_ratio, min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed,
         **dict(_assignment(a) for a in args.set or []))
     if args.seeds:
         return _several_seeds(cfg, args)

@@ -19,6 +19,8 @@ from codeagent.run import RunConfig
 from codeagent.train.config import TrainConfig
 from codeagent.verify.stage import VerifyConfig
 
+from .watch import WatchConfig
+
 
 @dataclass(frozen=True)
 class LoopEvalConfig:
@@ -75,6 +77,8 @@ class ImproveConfig:
     when the model writes its own tests."""
     train: TrainConfig = field(default_factory=_train_template)
     eval: LoopEvalConfig = field(default_factory=LoopEvalConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    """The collapse watch: when the loop stops or discards a model, and why (`watch.py`)."""
 
     def __post_init__(self) -> None:
         if self.verifier not in ("generated", "heldout"):
@@ -126,6 +130,9 @@ SHARED: dict[str, tuple[str, ...]] = {
     "min_cluster_size": ("verify.min_cluster_size",),
     "min_tests_passed": ("verify.min_tests_passed",),
     "seed": ("run.seed", "train.seed"),
+    "on_collapse": ("watch.action",),
+    "min_distinct": ("watch.min_distinct_per_task",),
+    "min_distance_ratio": ("watch.min_distance_ratio",),
     "lora": ("train.lora",),
     "lr": ("train.lr",),
     "epochs": ("train.epochs",),

@@ -37,6 +37,7 @@ from .config import ImproveConfig
 from .diversity import diversity
 from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder
 from .measure import measured
+from .watch import check
 from .paired import solved_counts
 
 console = Console(stderr=True)
@@ -85,14 +86,23 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         eval_dir = eval_folder(out, i + 1)
         row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, next_model, eval_dir, eval_split), row, "eval")
         row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"])
+        _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
         if cfg.eval.ood_set:
             ood_dir = eval_dir / OOD_FOLDER
             row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, next_model, ood_dir, "test", ood=True),
                                      row, "eval_ood")
             row["eval_ood"] = measured(row["eval_ood"], ood_dir, base=metrics[0]["eval_ood"])
         metrics.append(row)
-        _write_metrics(out, metrics)
         model_i = next_model
+        finding = check(cfg.watch, metrics)
+        if finding:
+            row["watch"] = finding
+            console.print(f"[bold red]collapse watch ({finding['action']}): " + "; ".join(finding["reasons"]))
+        _write_metrics(out, metrics)
+        if finding and finding["action"] == "stop":
+            break
+        if finding and finding["action"] == "keep-previous":
+            model_i = row["trained_from"]
 
     from .report import write_report
     write_report(cfg, out, metrics)
@@ -187,6 +197,7 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
 def _evaluate_all(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     """The base model's row: its eval (and out-of-distribution eval), measured."""
     figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder)}
+    _eval_diversity(cfg, figures["eval"], folder, split)
     if cfg.eval.ood_set:
         figures["eval_ood"] = measured(_evaluate(cfg, model, folder / OOD_FOLDER, "test", ood=True),
                                        folder / OOD_FOLDER)
@@ -239,8 +250,15 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, task_set: str, split: s
     return figures
 
 
-def _diversity(cfg: ImproveConfig, run_dir: Path, split: str) -> dict:
-    tasks = tasks_by_id(load_tasks(cfg.task_set, split))
+def _eval_diversity(cfg: ImproveConfig, figures: dict, folder: Path, split: str) -> None:
+    """Diversity of the model's sampled eval solutions (the collapse watch compares it with the base
+    model's: the same tasks, the same number of samples)."""
+    if StageDir(folder / SAMPLED_RUN).done() is not None:
+        figures["diversity"] = _diversity(cfg, folder / SAMPLED_RUN, split, cfg.eval_task_set)
+
+
+def _diversity(cfg: ImproveConfig, run_dir: Path, split: str, task_set: str | None = None) -> dict:
+    tasks = tasks_by_id(load_tasks(task_set or cfg.task_set, split))
     sols: dict[str, list[str]] = {}
     for a in RunFolder(run_dir).attempts(required=False):
         task = tasks.get(a.task_id)

@@ -13,6 +13,7 @@ from codeagent.stats import describe
 from .config import ImproveConfig
 from .layout import METRICS_FILE
 from .paired import changes_vs_base
+from .watch import report_lines
 
 PLOT_FILE = "learning_curve.png"
 REPORT_FILE = "report.md"
@@ -191,6 +192,7 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
             noise = "unlikely to be noise" if paired["p"] < 0.05 else "within noise"
             lines[-1] += (f" Against the base model, greedy eval gained {paired['gained']} task(s) and lost "
                           f"{paired['lost']}; exact sign test p = {paired['p']:.2f} ({noise}).")
+    lines += report_lines(metrics)
     if metrics[0].get("eval_ood"):
         ood = metrics[0]["eval_ood"]
         head = ["iter"] + measured_columns("", ood)[0]

@@ -57,6 +57,8 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch):
     base, last = metrics[0], metrics[-1]
     assert base["eval"]["sampled_pass@1"] == pytest.approx(1 / 8, abs=1e-3)
     assert base["eval"]["per_task"]["sampled"][test[0].id] == [2, 2]
+    # the collapse watch's diversity, of the sampled eval (a scripted model repeats itself exactly)
+    assert base["eval"]["diversity"] == {"distinct_per_task": 1.0, "mean_pairwise_distance": 0.0}
     d = last["eval"]["vs_base"]
     assert (d["gained"], d["lost"], d["n_tasks"]) == (6, 0, 8)
     assert d["diff"] == pytest.approx(0.75, abs=1e-4) and d["permutation_p"] == pytest.approx(2 / 64, abs=1e-4)
