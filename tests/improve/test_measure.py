@@ -9,6 +9,7 @@ import pytest
 
 from codeagent.improve.layout import eval_folder
 from codeagent.improve.measure import measured
+from codeagent.improve.report import print_table
 from codeagent.runfolder import RunFolder
 from codeagent.tasks import load_tasks
 
@@ -45,7 +46,7 @@ def test_measured_figures_on_constructed_evals(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch):
+def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch, capsys):
     train = load_tasks("pyfuncs", "train")[:2]
     test = load_tasks("pyfuncs", "test")[:8]
     ood = load_tasks("humaneval", "test")[:2]
@@ -73,6 +74,10 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch):
     assert "out-of-distribution set: within noise: sampled pass@1 +0.500 vs base" in report
     assert "Out-of-distribution eval (`humaneval`, 2 tasks)" in report
     assert (tmp_path / "loop" / "learning_curve.png").stat().st_size > 1000
+    capsys.readouterr()
+    print_table(cfg, metrics, tmp_path / "loop")  # the final table of `codeagent improve`
+    table = capsys.readouterr().out
+    assert "Δ vs" in table and "+0.750" in table and "improved" in table  # (rich wraps narrow columns)
     # the separate test writer wrote the generated tests; their adequacy was measured
     written = RunFolder(tmp_path / "loop" / "iter_0" / "run").generated_tests()
     assert {g.model for g in written.values()} == {f"scripted:{tmp_path / 'trained.json'}"}

@@ -73,19 +73,26 @@ def test_seeds_must_be_distinct(tmp_path):
 
 
 @pytest.mark.slow
-def test_improve_with_two_seeds(tmp_path, monkeypatch):
-    """A real loop per seed (scripted model, local sandboxes, fake trainer), aggregated."""
+def test_improve_with_two_seeds(tmp_path, monkeypatch, capsys):
+    """`codeagent improve --seeds 0,3`, in-process: a real loop per seed (scripted model, local
+    sandboxes, the harness's fake trainer), aggregated and printed."""
+    from codeagent.cli import main
     train, test = load_tasks("pyfuncs", "train")[:1], load_tasks("pyfuncs", "test")[:2]
-    cfg = prepare(monkeypatch, tmp_path / "setup", train + test, {train[0].id}, {train[0].id, test[0].id},
-                  train_tasks=1, eval_tasks=2, eval_samples=0)
-    rows = improve_seeds(cfg, [0, 3], tmp_path / "seeds")
+    cfg = prepare(monkeypatch, tmp_path / "setup", train + test, {train[0].id}, {train[0].id, test[0].id})
+    out = tmp_path / "seeds"
+    assert main(["improve", "--preset", "ci", "--task-set", "pyfuncs", "--model", cfg.model, "--iterations", "1",
+                 "--samples", "2", "--train-tasks", "1", "--eval-tasks", "2", "--eval-samples", "0",
+                 "--backend", "local", "--workers", "1", "--concurrency", "4", "--max-steps", "1",
+                 "--seeds", "0,3", "--out", str(out)]) == 0
     for s in (0, 3):
-        config = json.loads((seed_folder(tmp_path / "seeds", s) / "improve_config.json").read_text())
+        config = json.loads((seed_folder(out, s) / "improve_config.json").read_text())
         assert config["run"]["seed"] == s and config["train"]["seed"] == s
-    assert rows == json.loads((tmp_path / "seeds" / SEEDS_FILE).read_text())
+        assert "| sampled pass@1" not in (seed_folder(out, s) / "report.md").read_text()  # greedy only here
+    rows = json.loads((out / SEEDS_FILE).read_text())
     assert rows[0]["eval"]["n_seeds"] == 2 and rows[0]["eval"]["diffs"] == [0.5, 0.5]
     assert rows[0]["eval"]["measure"] == "pass@1"  # eval_samples=0: greedy only
-    assert "Paired difference vs base, eval split" in (tmp_path / "seeds" / "seeds.md").read_text()
+    printed = capsys.readouterr().out
+    assert "Paired difference vs base, eval split" in printed and "| 1 | pass@1 | 2 | +0.500 ± 0.000 |" in printed
 
 
 @pytest.mark.parametrize("args,message", [(["--seeds", "0,x"], "expected integers separated by commas"),
