@@ -161,6 +161,28 @@ def describe(paired: PairedDifference | Mapping, what: str = "pass@1") -> str:
             f"{d['lost']} down; sign test p = {d['sign_test_p']:.3f}, permutation p = {d['permutation_p']:.3f})")
 
 
+def recovered(base: Mapping[str, float], oracle: Mapping[str, float], candidate: Mapping[str, float],
+              level: float = LEVEL, resamples: int = RESAMPLES, seed: int = 0) -> Interval | None:
+    """How much of the oracle's gain the candidate recovers: mean(candidate - base) / mean(oracle -
+    base) over the tasks all three evaluated, with a bootstrap interval (tasks resampled together for
+    numerator and denominator; resamples where the oracle gains nothing are left out). None when
+    the oracle's own mean gain is 0 (there is nothing to recover)."""
+    import numpy as np
+    tasks = sorted(set(base) & set(oracle) & set(candidate))
+    if not tasks:
+        raise ValueError("recovered: the three evaluations share no task")
+    num = np.array([candidate[t] - base[t] for t in tasks])
+    den = np.array([oracle[t] - base[t] for t in tasks])
+    if den.mean() == 0:
+        return None
+    idx = np.random.default_rng(seed).integers(0, len(tasks), size=(resamples, len(tasks)))
+    n, d = num[idx].mean(axis=1), den[idx].mean(axis=1)
+    ratios = n[d != 0] / d[d != 0]
+    tail = (1 - level) / 2
+    low, high = np.quantile(ratios, [tail, 1 - tail])
+    return Interval(float(num.mean() / den.mean()), float(low), float(high), len(tasks), level)
+
+
 def mean_sd(values: Sequence[float]) -> tuple[float, float | None]:
     """Mean and sample standard deviation (None for a single value: one seed has no spread)."""
     from statistics import mean, stdev

@@ -7,7 +7,7 @@ from itertools import product
 import pytest
 
 from codeagent.stats import (Interval, bootstrap_mean, describe, paired_difference, pass_rates, permutation_p,
-                             verdict)
+                             recovered, verdict)
 
 
 def _simulated_eval(rng: random.Random, truth: dict[str, float], samples: int) -> dict[str, float]:
@@ -116,3 +116,13 @@ def test_the_wording_shows_the_interval():
     clear = describe(paired_difference({f"t{i}": 0.0 for i in range(20)}, {f"t{i}": 1.0 for i in range(20)}))
     assert clear.startswith("improved: pass@1 +1.000 vs base (95% CI [+1.000, +1.000] over 20 tasks")
     assert describe(noisy.to_dict(), "x") == describe(noisy, "x")  # reads back from metrics.json
+
+
+def test_recovered_share_of_the_oracle_gain():
+    base = {f"t{i}": 0.0 for i in range(40)}
+    oracle = {t: 1.0 if i < 20 else 0.0 for i, t in enumerate(base)}  # gains 20 tasks
+    half = {t: 1.0 if i < 10 else 0.0 for i, t in enumerate(base)}  # gains 10 of those
+    r = recovered(base, oracle, half)
+    assert r.estimate == pytest.approx(0.5) and r.low < 0.5 < r.high and r.n == 40
+    assert recovered(base, oracle, oracle) == Interval(1.0, 1.0, 1.0, 40)
+    assert recovered(base, base, half) is None  # the oracle gained nothing: nothing to recover

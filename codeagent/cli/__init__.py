@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "codeagent.cli.train",
     "improve": "codeagent.cli.improve",
     "compare": "codeagent.cli.compare",
+    "sweep": "codeagent.cli.sweep",
 }
 
 
