@@ -3,8 +3,15 @@
 Stages, agents and verifiers never start threads of their own for fan-out over items (attempts,
 test batches, sandboxes to close); they hand a function and items to an `Executor`. (A local
 model's decode loop runs on one thread of its own: that is the model's engine batching
-concurrent calls, not fan-out.) A distributed executor (e.g. Ray) can then replace `LocalExecutor`
-by adding one registry entry, without touching any of them.
+concurrent calls, not fan-out.) A distributed executor (`ray`, in `codeagent/executors/ray.py`)
+replaces `LocalExecutor` with one registry entry, without touching any of them.
+
+A function with state of its own (a model replica, a pool of sandboxes) is an object with
+`open()` and `close()`: the executor calls `open()` once in each process that runs it, before its
+first item there, and `close()` when the executor closes. Such an object must be picklable before
+`open()` (it then carries only its config), so a distributed executor can ship it once per worker
+and have each worker open its own replica and sandboxes. An executor that runs items in this
+process says so with `in_process = True`: only then may `fn` close over local state or callbacks.
 
 With a local model, concurrency is also how batching happens: the hf backend coalesces
 concurrent `generate` calls into one batch, so `workers` ≈ the model's batch size.
@@ -39,14 +46,23 @@ class Outcome(Generic[T, R]):
         return self.error is None
 
 
+class WorkerLost(RuntimeError):
+    """The worker (process, node) running an item died every time the item was tried: the
+    infrastructure failed, not the item."""
+
+
 class Executor(Protocol):
+    in_process: bool
+    """True when `fn` runs in this process (closures and callbacks work)."""
+
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
         """`fn(item)` for every item, yielded as each finishes (any order). Items are taken from
         `items` lazily; closing the iterator early cancels the ones not started."""
         ...
 
     def close(self) -> None:
-        """Stop accepting work and release workers (running items are not interrupted)."""
+        """Stop accepting work, close every stateful fn opened, release workers (running items
+        are not interrupted)."""
         ...
 
 
@@ -54,13 +70,21 @@ class LocalExecutor:
     """A thread pool in this process. Threads suit the work: agents wait on models (which batch
     concurrent calls) and on sandboxes (separate processes/containers), not on Python code."""
 
-    def __init__(self, workers: int = 4):
+    in_process = True
+
+    def __init__(self, workers: int = 4, per_worker: int | None = None):
+        """workers: items in flight. per_worker: items one copy of a stateful fn serves at once;
+        every thread here shares the one copy, so it has no effect."""
         if workers < 1:
             raise UserError(f"executor workers must be at least 1, got {workers}")
         self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="codeagent-worker")
+        self._opened: list = []
 
     def map_unordered(self, fn: Callable[[T], R], items: Iterable[T]) -> Iterator[Outcome[T, R]]:
+        if hasattr(fn, "open") and not any(f is fn for f in self._opened):
+            fn.open()  # here, on the caller's thread (the main one: sandbox signal hooks need it)
+            self._opened.append(fn)
         source = iter(items)
         running: dict[Future, T] = {}
         try:
@@ -83,6 +107,9 @@ class LocalExecutor:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        opened, self._opened = self._opened, []
+        for fn in opened:
+            fn.close()
 
     def __enter__(self) -> "LocalExecutor":
         return self
@@ -101,9 +128,10 @@ def _call(fn, item) -> Outcome:
         return Outcome(item=item, error=e, traceback=traceback.format_exc())
 
 
-# name -> "module:class"; a distributed backend registers here.
+# name -> "module:class", imported on first use (Ray is an optional extra).
 EXECUTORS: dict[str, str] = {
     "local": "codeagent.executor:LocalExecutor",
+    "ray": "codeagent.executors.ray:RayExecutor",
 }
 
 

@@ -24,13 +24,12 @@ from pathlib import Path
 
 import codeagent
 from codeagent.agents import make_agent
-from codeagent.agents.base import derive_seed
 from codeagent.errors import UserError
 from codeagent.executor import make_executor
-from codeagent.models import DEFAULT_MODEL, SamplingParams, load_model, widen_batch
+from codeagent.models import DEFAULT_MODEL
 from codeagent.progress import ProgressBar
 from codeagent.runfolder import CONFIG_FILE, TRAJECTORIES_FILE, RunFolder, RunFolderError
-from codeagent.sandbox import SandboxError, SandboxLimits
+from codeagent.sandbox import SandboxLimits
 from codeagent.tasks import Task, load_tasks
 from codeagent.trajectory import FORMAT_VERSION, Attempt, attempt_id
 
@@ -38,7 +37,7 @@ INFRA_STATUSES = ("model-error", "sandbox-error")
 
 # config.json fields that may change between a run and its resumption: they say how the run
 # executes, not what it samples. Every other field must match.
-SAFE_FIELDS = ("concurrency", "backend", "base_url", "executor", "progress", "max_infra_errors",
+SAFE_FIELDS = ("concurrency", "backend", "base_url", "executor", "executor_options", "progress", "max_infra_errors",
                "code_version", "created", "resumed", "run_id")
 
 
@@ -80,7 +79,9 @@ class RunConfig:
     base_url: str | None = None
     """OpenAI-compatible server for `openai:` models (else $OPENAI_BASE_URL)."""
     executor: str = "local"
-    """Fan-out backend (`codeagent.executor.EXECUTORS`)."""
+    """Fan-out backend (`codeagent.executor.EXECUTORS`): `local` (threads) or `ray` (a cluster)."""
+    executor_options: dict = field(default_factory=dict)
+    """Options of the executor, e.g. {"address": "HOST:PORT"} for `ray`."""
     max_infra_errors: int = 5
     """Stop after this many attempts in a row end with model-error/sandbox-error (a server or
     daemon that keeps failing); those attempts are not written, so a rerun retries them."""
@@ -152,34 +153,15 @@ def run_agent(config: RunConfig, out: Path) -> RunSummary:
 
 def _execute(config: RunConfig, record: dict, agent, pending, folder: RunFolder, n_before: int,
              n_total: int) -> tuple[int, list[int]]:
-    from codeagent.sandbox.pool import SandboxPool
+    from codeagent.rollout import Rollout
 
-    options = {"base_url": config.base_url} if config.base_url else {}
-    model = load_model(config.model, **options)
-    widen_batch(model, config.concurrency)  # concurrent attempts share one batch
-    agent_config = agent.config_dict()
-
-    def attempt(item: tuple[Task, int]) -> Attempt:
-        task, k = item
-        a = Attempt(run_id=record["run_id"], task_id=task.id, task_set=task.task_set, split=task.split,
-                    sample_index=k, model=model.spec, agent=agent.name, agent_config=agent_config,
-                    sandbox_backend=pool.backend)
-        params = SamplingParams(n=1, temperature=config.temperature, top_p=config.top_p,
-                                max_tokens=config.max_tokens, seed=derive_seed(config.seed, task.id, k))
-        t0 = time.monotonic()
-        try:
-            with pool.checkout(task.repo_files) as box:  # repo files only: never held-out tests
-                agent.run(task, box, model, params, a)
-        except SandboxError as e:
-            a.exit_status, a.error = "sandbox-error", str(e)
-        a.timings["total_s"] = round(time.monotonic() - t0, 3)
-        return a
-
+    # The executor opens the rollout (model replica + sandbox pool) wherever it runs attempts:
+    # here for `local`, once per Ray actor for `ray`. Attempts come back here; only we write.
+    attempt = Rollout(config, record["run_id"])
     n_new, tokens, streak = 0, [0, 0], []
-    pool = executor = writer = progress = None
+    executor = writer = progress = None
     try:
-        pool = SandboxPool(config.backend, size=config.concurrency, limits=config.limits, quiet=not config.progress)
-        executor = make_executor(config.executor, workers=config.concurrency)
+        executor = make_executor(config.executor, workers=config.concurrency, **config.executor_options)
         writer = folder.attempts_writer()
         progress = ProgressBar("run", n_total, enabled=config.progress, completed=n_before, rates=True)
         for outcome in executor.map_unordered(attempt, pending):
@@ -210,7 +192,7 @@ def _execute(config: RunConfig, record: dict, agent, pending, folder: RunFolder,
                 tokens[0] += a.prompt_tokens
                 tokens[1] += a.completion_tokens
     finally:
-        for part in (progress, writer, executor, pool, model):
+        for part in (progress, writer, executor, attempt):
             close = getattr(part, "close", None)
             if close:
                 close()

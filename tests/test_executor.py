@@ -65,8 +65,33 @@ def test_items_are_taken_lazily_and_an_early_stop_cancels_the_rest():
 
 def test_registry():
     assert isinstance(make_executor("local", workers=2), LocalExecutor)
-    with pytest.raises(UserError, match="unknown executor 'ray'; known: local"):
-        make_executor("ray")
-    assert set(EXECUTORS) == {"local"}
+    with pytest.raises(UserError, match="unknown executor 'dask'; known: local, ray"):
+        make_executor("dask")
+    assert set(EXECUTORS) == {"local", "ray"}
     with pytest.raises(UserError, match="at least 1"):
         LocalExecutor(workers=0)
+
+
+def test_a_stateful_fn_is_opened_once_before_its_first_item_and_closed_with_the_executor():
+    class Stateful:
+        def __init__(self):
+            self.events = []
+
+        def open(self):
+            self.events.append("open")
+
+        def __call__(self, x):
+            assert self.events[0] == "open"
+            return x
+
+        def close(self):
+            self.events.append("close")
+
+    fn = Stateful()
+    ex = LocalExecutor(workers=2)
+    assert ex.in_process
+    for _ in range(2):  # a second map over the same fn does not open it again
+        assert sorted(o.result for o in ex.map_unordered(fn, range(5))) == list(range(5))
+    assert fn.events == ["open"]
+    ex.close()
+    assert fn.events == ["open", "close"]

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from codeagent.cli.executor_args import add_executor_arguments, executor_choice
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
 
 HELP = "evaluate samples (completions, solutions or patches) against a task set's held-out tests"
@@ -19,15 +20,17 @@ def add_arguments(p) -> None:
     p.add_argument("--workers", type=int, default=2, help="sandboxes running in parallel")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per sample")
     p.add_argument("--no-cache", action="store_true", help="ignore the content-keyed result cache")
+    add_executor_arguments(p)
 
 
 def run(args) -> int:
     from codeagent.evaluation.stage import EvalConfig, evaluate, print_summary
     import tempfile
+    executor, options = executor_choice(args)
     ks = tuple(int(k) for k in args.k.split(",") if k.strip())
     cache = Path(tempfile.mkdtemp(prefix="codeagent-nocache-")) if args.no_cache else None
     summary = evaluate(EvalConfig(task_set=args.task_set, split=args.split, samples=args.samples, out=args.out,
                                   backend=args.backend, ks=ks, workers=args.workers, timeout_s=args.timeout,
-                                  cache_dir=cache))
+                                  cache_dir=cache, executor=executor or "local", executor_options=options))
     print_summary(summary)
     return 0

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from codeagent.cli.executor_args import add_executor_arguments, executor_choice
+
 HELP = "run the self-improvement loop (expert iteration): run -> verify -> export -> train -> eval, K times"
 
 
@@ -54,6 +56,7 @@ def add_arguments(p) -> None:
                    help="any stage field, e.g. train.lr=1e-4 or run.temperature=0.6 (repeatable; VALUE is JSON "
                         "where it parses, else a string)")
     p.add_argument("--out", required=True, type=Path, help="loop folder (rerun with the same options resumes)")
+    add_executor_arguments(p)
 
 
 def _assignment(text: str) -> tuple[str, object]:
@@ -71,6 +74,7 @@ def _assignment(text: str) -> tuple[str, object]:
 def run(args) -> int:
     from codeagent.improve import improve, preset_config
     from codeagent.improve.report import print_table, verdict_lines
+    executor, options = executor_choice(args)
     cfg = preset_config(
         args.preset, task_set=args.task_set, eval_set=args.eval_set, model=args.model, iterations=args.iterations,
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
@@ -79,7 +83,8 @@ def run(args) -> int:
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed, test_model=args.test_model,
         mutation=args.mutation, on_collapse=args.on_collapse, min_distinct=args.min_distinct,
-        min_distance_ratio=args.min_distance_ratio, min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed,
+        min_distance_ratio=args.min_distance_ratio, min_cluster_size=args.min_cluster_size,
+        min_tests_passed=args.min_tests_passed, executor=executor, executor_options=options or None,
         **dict(_assignment(a) for a in args.set or []))
     if args.seeds:
         return _several_seeds(cfg, args)

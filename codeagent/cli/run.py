@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from codeagent.cli.executor_args import add_executor_arguments, executor_choice
+
 HELP = "run an agent on a task set's tasks and record trajectories (rerun with the same --out resumes)"
 
 
@@ -28,6 +30,7 @@ def add_arguments(p) -> None:
     p.add_argument("--base-url", help="OpenAI-compatible server URL for openai: models")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--out", required=True, type=Path, help="run folder (config.json, trajectories.jsonl)")
+    add_executor_arguments(p)
 
 
 def run(args) -> int:
@@ -35,18 +38,19 @@ def run(args) -> int:
     from codeagent.models import DEFAULT_MODEL
     from codeagent.run import RunConfig, print_summary, run_agent
 
-    options = {}
+    agent_options = {}
     for item in args.agent_opt:
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UserError(f"--agent-opt {item!r}: expected KEY=VALUE, e.g. max_steps=20")
-        options[key.strip().replace("-", "_")] = value
+        agent_options[key.strip().replace("-", "_")] = value
+    executor, options = executor_choice(args)
     config = RunConfig(task_set=args.task_set, split=args.split, model=args.model or DEFAULT_MODEL,
-                       agent=args.agent, agent_options=options, samples=args.samples,
+                       agent=args.agent, agent_options=agent_options, samples=args.samples,
                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
                        max_tasks=args.max_tasks, concurrency=args.concurrency, backend=args.backend,
                        feedback=args.feedback, seed=args.seed, base_url=args.base_url,
-                       progress=not args.no_progress)
+                       progress=not args.no_progress, executor=executor or "local", executor_options=options)
     summary = run_agent(config, args.out)
     print_summary(summary)
     return 0 if summary.n_done == summary.n_expected else 1

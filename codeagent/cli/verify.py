@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from codeagent.cli.executor_args import add_executor_arguments, executor_choice
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
 
 HELP = "verify every attempt of a run (held-out tests, model-written tests + CodeT agreement, hack guard)"
@@ -23,6 +24,7 @@ def add_arguments(p) -> None:
                    help="check the generated tests against mutants of the accepted solution (default: off)")
     p.add_argument("--min-cluster-size", type=int, default=1, help="smallest agreeing cluster accepted (default 1)")
     p.add_argument("--min-tests-passed", type=int, default=1, help="fewest generated tests passed (default 1)")
+    add_executor_arguments(p)
 
 
 def run(args) -> int:
@@ -35,8 +37,10 @@ def run(args) -> int:
     for name, value in (("--n-tests", args.n_tests), ("--samples", args.samples), ("--workers", args.workers)):
         if value < 1:
             raise UserError(f"{name} must be at least 1, got {value}")
+    executor, options = executor_choice(args)
     cfg = VerifyConfig(verifiers=verifiers, model=args.model, n_tests=args.n_tests, samples=args.samples,
-                       backend=args.backend, workers=args.workers, timeout_s=args.timeout, mutation=args.mutation,
+                       backend=args.backend, workers=args.workers, timeout_s=args.timeout,
+                       executor=executor or "local", executor_options=options, mutation=args.mutation,
                        min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed)
     result = verify_run(args.run_dir, cfg)
     print(f"verified {result.n_verified} attempt(s) of {result.n_attempts} "

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Callable, Sequence
 
-from codeagent.executor import make_executor
+from codeagent.executor import WorkerLost, make_executor
 from codeagent.progress import ProgressBar
 from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
 
@@ -48,8 +48,14 @@ class TestEngine:
     __test__ = False  # not a pytest class
 
     def __init__(self, backend: str = "auto", workers: int = 2, limits: SandboxLimits | None = None,
-                 cache_dir: Path | None = None, batch_size: int = 256, quiet: bool = False):
+                 cache_dir: Path | None = None, batch_size: int = 256, quiet: bool = False,
+                 executor: str = "local", executor_options: dict | None = None):
+        """executor/executor_options: where batches run (`codeagent.executor.EXECUTORS`); with
+        `ray`, each batch is a call on a worker declaring one CPU, in sandboxes of its node."""
         self.backend = resolve_backend(backend, quiet=quiet)
+        self.executor = executor
+        self.executor_options = dict(executor_options or {})
+        self._fan_out = None
         self.workers = max(1, workers)
         self.limits = limits or ENGINE_LIMITS
         self.batch_size = batch_size
@@ -75,6 +81,9 @@ class TestEngine:
         _close_quietly(box)
 
     def close(self) -> None:
+        fan_out, self._fan_out = self._fan_out, None
+        if fan_out is not None:
+            fan_out.close()
         with self._lock:
             boxes, self._all = self._all, []
         # Removing a container is a daemon round trip of ~50 ms: remove them all at once.
@@ -116,13 +125,28 @@ class TestEngine:
                 on_report(report)
             bar.advance()
 
-        fan_out = make_executor("local", workers=self.workers)
+        if self._fan_out is None:  # kept across calls: workers and their sandboxes stay warm
+            from .remote import RemoteBatches
+            self._fan_out = make_executor(self.executor, workers=self.workers, per_worker=1,
+                                          **self.executor_options)
+            self._remote = RemoteBatches(self.backend, self.limits)
+        if self._fan_out.in_process:  # threads here: each job reports as it finishes
+            work = lambda b: self._run_batch(b, done)  # noqa: E731
+        else:  # other processes: a batch's reports come back with it
+            work = self._remote
+        by_key = {j.key: j for j in todo}
         try:
-            for outcome in fan_out.map_unordered(lambda b: self._run_batch(b, done), batches):
-                if not outcome.ok:
+            for outcome in self._fan_out.map_unordered(work, batches):
+                if isinstance(outcome.error, WorkerLost):  # its worker kept dying: infra, not the candidate
+                    for job in outcome.item:
+                        done(TestReport(key=job.key, passed=False, failure_kind="infra_error",
+                                        message=str(outcome.error)[:500]), job)
+                elif not outcome.ok:
                     raise outcome.error
+                else:
+                    for report in outcome.result or ():
+                        done(report, by_key[report.key])
         finally:
-            fan_out.close()
             bar.close()
         return [reports[j.key] for j in jobs]
 

@@ -40,6 +40,10 @@ class EvalConfig:
     cache_dir: Path | None = None
     """Content-keyed result cache shared across runs (None: ~/.cache/codeagent/eval)."""
     progress: bool = True
+    executor: str = "local"
+    """Where test batches run: `local` (threads) or `ray` (workers across a cluster)."""
+    executor_options: dict = field(default_factory=dict)
+    """Options of the executor, e.g. {"address": "HOST:PORT"} for `ray`."""
 
 
 @dataclass
@@ -103,7 +107,8 @@ def evaluate(cfg: EvalConfig) -> EvalSummary:
         where[key] = (s.task_id, s.index)
     try:
         if jobs:
-            with TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir()) as engine:
+            with TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir(),
+                            executor=cfg.executor, executor_options=cfg.executor_options) as engine:
                 engine.run(jobs, progress="eval" if cfg.progress else None,
                            on_report=lambda r: record(*where[r.key], r))
     finally:

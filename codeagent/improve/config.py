@@ -125,6 +125,8 @@ SHARED: dict[str, tuple[str, ...]] = {
     "concurrency": ("run.concurrency", "verify.concurrency"),
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),
+    "executor": ("run.executor", "verify.executor"),
+    "executor_options": ("run.executor_options", "verify.executor_options"),
     "gen_tests_samples": ("verify.samples",),
     "mutation": ("verify.mutation",),
     "min_cluster_size": ("verify.min_cluster_size",),

@@ -273,8 +273,8 @@ def _diversity(cfg: ImproveConfig, run_dir: Path, split: str, task_set: str | No
 
 # -- bookkeeping -------------------------------------------------------------------------------
 # Options that may change between runs of one loop folder: more iterations continue a finished
-# loop (iterations already done are the same either way).
-EXTENSIBLE = ("iterations",)
+# loop (iterations already done are the same either way); where the work fans out changes no result.
+EXTENSIBLE = ("iterations", "run.executor", "run.executor_options", "verify.executor", "verify.executor_options")
 
 
 def _check_config(cfg: ImproveConfig, out: Path) -> None:

@@ -66,6 +66,10 @@ class VerifyConfig:
     tests that kill a mutant, so a task whose tests kill none accepts nothing."""
     mutants: int = 8
     """Most mutants per task when `mutation` is on (each one more test job)."""
+    executor: str = "local"
+    """Where test batches run: `local` (threads) or `ray` (workers across a cluster)."""
+    executor_options: dict = field(default_factory=dict)
+    """Options of the executor, e.g. {"address": "HOST:PORT"} for `ray`."""
     chunk_tasks: int = 16
     """Tasks verified (and written) together; a kill loses at most one chunk's work."""
     progress: bool = True
@@ -118,7 +122,8 @@ def verify_run(run_dir: Path, cfg: VerifyConfig | None = None, *, model: Model |
         verifiers = [cls.create(ctx) for cls in classes.values()]
     if own_engine:
         from codeagent.evaluation.stage import default_cache_dir
-        engine = TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir())
+        engine = TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir(),
+                            executor=cfg.executor, executor_options=cfg.executor_options)
     try:
         with ProgressBar("verify", n_todo, enabled=cfg.progress) as bar, run.verdicts_writer() as out:
             for i in range(0, len(todo), cfg.chunk_tasks):
