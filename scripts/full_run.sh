@@ -12,6 +12,8 @@
 # sandboxes per loop; default 6 on cuda, else the preset's), BACKEND (default auto), EXTRA (more
 # `improve` options).
 set -u
+py=$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python  # the project's environment, made by scripts/setup.sh
+[ -x "$py" ] || { echo "no $py: run bash scripts/setup.sh first" >&2; exit 1; }
 preset=${PRESET:-full}
 out=${1:-runs/$preset}
 cuda=$([ "${CODEAGENT_DEVICE:-cpu}" = cpu ] && echo 0 || echo 1)
@@ -23,12 +25,12 @@ else
   [ -n "${WORKERS:-}" ] && opts+=(--workers "$WORKERS")
   # Two loops on one CPU: pin both decoding and training to the decoder's default share (half the
   # usable cores), instead of each training with torch's all-core pool.
-  export CODEAGENT_THREADS=${CODEAGENT_THREADS:-$(python3 -c 'from codeagent.models.hf import default_threads; print(default_threads())')}
+  export CODEAGENT_THREADS=${CODEAGENT_THREADS:-$($py -c 'from codeagent.models.hf import default_threads; print(default_threads())')}
 fi
 mkdir -p "$out"
 pids=()
 for v in generated heldout; do
-  python3 -m codeagent improve --preset "$preset" --verifier $v --backend "${BACKEND:-auto}" \
+  "$py" -m codeagent improve --preset "$preset" --verifier $v --backend "${BACKEND:-auto}" \
     "${opts[@]}" ${EXTRA:-} --out "$out/$v" > "$out/$v.log" 2>&1 &
   pids+=($!)
 done
@@ -39,5 +41,5 @@ for v in generated heldout; do
   grep -av "Loading weights\|it/s\]\|s/it\]" "$out/$v.log" | tail -12
 done
 echo "== the two modes task by task"
-python3 -m codeagent compare "$out/generated" "$out/heldout" || status=1
+"$py" -m codeagent compare "$out/generated" "$out/heldout" || status=1
 exit $status

@@ -12,8 +12,10 @@ PY="$VENV/bin/python"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------------
+# chromium: the report pages' browser tests load them headless (tests/report).
 need_apt=()
-for pkg in git patch debootstrap docker.io util-linux; do
+# python3-pytest: the local sandbox runs held-out tests with the system python3 (pyfuncs uses pytest.raises)
+for pkg in git patch debootstrap docker.io util-linux chromium python3-pytest; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then

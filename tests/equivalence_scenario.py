@@ -176,6 +176,10 @@ def _canonical_verdict(d: dict) -> dict:
     if parts is None:  # the layout before the redesign: one field per verifier
         parts = {k: d[k] for k in ("heldout", "generated") if d.get(k) is not None}
     timings = {k: v for k, v in (d.get("timings") or {}).items() if not k.endswith("_s")}
+    # Fields added to a part since the recording are new information, not a changed outcome:
+    # the generated part's per-test outcomes (for the HTML report).
+    parts = {name: {k: v for k, v in p.items() if (name, k) != ("generated", "per_test")}
+             for name, p in parts.items()}
     return {"attempt_id": d["attempt_id"], "task_id": d["task_id"], "parts": parts,
             "hack_flags": sorted(json.dumps(h, sort_keys=True) for h in d.get("hack_flags", [])), "timings": timings}
 

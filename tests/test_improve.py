@@ -64,3 +64,5 @@ def test_two_iterations_killed_and_resumed(tmp_path):
     assert (out / "learning_curve.png").stat().st_size > 1000
     report = (out / "report.md").read_text()
     assert "| iter |" in report and "| vs base |" in report and "exact sign test p =" in report
+    page = (out / "report.html").read_text()  # the same loop as a page (tests/report checks it in a browser)
+    assert "Eval tasks × iterations" in page and "open in a browser: file://" in r.stdout

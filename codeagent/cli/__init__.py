@@ -21,6 +21,7 @@ COMMANDS: dict[str, str] = {
     "train": "codeagent.cli.train",
     "improve": "codeagent.cli.improve",
     "compare": "codeagent.cli.compare",
+    "report": "codeagent.cli.report",
     "sweep": "codeagent.cli.sweep",
 }
 

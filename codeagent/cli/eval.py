@@ -21,6 +21,8 @@ def add_arguments(p) -> None:
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per sample")
     p.add_argument("--no-cache", action="store_true", help="ignore the content-keyed result cache")
     add_executor_arguments(p)
+    p.add_argument("--count-flagged", action="store_true",
+                   help="count hack-flagged samples whose tests pass as passed (research on hacking only)")
 
 
 def run(args) -> int:
@@ -31,6 +33,7 @@ def run(args) -> int:
     cache = Path(tempfile.mkdtemp(prefix="codeagent-nocache-")) if args.no_cache else None
     summary = evaluate(EvalConfig(task_set=args.task_set, split=args.split, samples=args.samples, out=args.out,
                                   backend=args.backend, ks=ks, workers=args.workers, timeout_s=args.timeout,
-                                  cache_dir=cache, executor=executor or "local", executor_options=options))
+                                  cache_dir=cache, executor=executor or "local", executor_options=options,
+                                  count_flagged=args.count_flagged))
     print_summary(summary)
     return 0

@@ -93,6 +93,7 @@ def run(args) -> int:
     for line in verdict_lines(metrics):
         print(line.strip("*"))
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")
+    print(f"open in a browser: file://{(args.out / 'report.html').resolve()}")
     return 0
 
 

@@ -9,9 +9,11 @@ DEFAULT_TIMEOUT_S = 3.0
 milliseconds; what reaches the limit is nearly always a candidate's endless loop, and with sampled
 attempts those are common enough that the limit, not the tests, sets how long verification takes."""
 
-# Why a sample failed. `infra_error` is the harness's fault, never counted against a candidate.
+# Why a sample failed. `infra_error` is the harness's fault, never counted against a candidate
+# (pass@k leaves such samples out and reports how many). `killed-harness`: the sample's job,
+# run alone, still took its runner down. `not-plain-data`: a result was not plain data.
 FAILURE_KINDS = ("syntax", "timeout", "runtime", "wrong-answer", "patch-did-not-apply",
-                 "no-tests", "infra_error")
+                 "no-tests", "not-plain-data", "killed-harness", "infra_error")
 
 
 @dataclass
@@ -24,6 +26,10 @@ class TestJob:
     files: dict[str, str]
     test_files: dict[str, str]
     timeout_s: float = DEFAULT_TIMEOUT_S
+    judge: dict | None = None
+    """Function-level jobs: {module, path, entry_point, trusted_source} (see `runner.py`): the
+    tests run in a trusted judge process and call the candidate across a plain-data boundary.
+    None: the tests import the candidate in their own process (repository tasks)."""
 
 
 @dataclass
@@ -37,6 +43,8 @@ class TestReport:
     failure_kind: str | None = None
     message: str = ""
     duration: float = 0.0
+    hack_flags: list[dict] = field(default_factory=list)
+    """{"kind", "event"} per distinct event the runtime guard saw (`guard.py`), in order."""
 
     @property
     def n_pass(self) -> int:

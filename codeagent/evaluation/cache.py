@@ -12,12 +12,12 @@ from pathlib import Path
 
 from .base import TestJob, TestReport
 
-CACHE_VERSION = 1  # bump when the runner's verdict logic changes
+CACHE_VERSION = 2  # bump when the runner's verdict logic changes
 
 
 def job_digest(job: TestJob) -> str:
     h = hashlib.sha256(f"v{CACHE_VERSION}|{job.timeout_s}".encode())
-    for part in (job.files, job.test_files):
+    for part in (job.files, job.test_files, job.judge or {}):
         h.update(json.dumps(sorted(part.items())).encode())
         h.update(b"|")
     return h.hexdigest()

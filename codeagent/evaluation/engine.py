@@ -3,9 +3,14 @@
 
 Jobs are cut into batches; each worker thread owns one long-lived sandbox and runs a batch with
 one exec of the in-sandbox runner (`runner.py`), which isolates each job in its own process.
-A batch that dies for infrastructure reasons (daemon gone, container died, out of disk) is
-retried once in a fresh sandbox; what still fails is reported as `infra_error`, never as the
-candidate's failure.
+
+Neighbours keep their verdicts. A candidate can kill its runner (`kill(-1)` reaches every process
+of the sandbox uid), which ends the exec with the rest of the batch unreported. The runner names
+each job before starting it, so the job in flight when it died is known: it is set aside and the
+unreported rest re-run in a fresh sandbox. A set-aside job then runs alone, twice; if it takes its
+runner down both times it fails as `killed-harness` (the candidate's fault); if it reports, that
+is its verdict. An exec that dies with no job in flight (daemon gone, container died, out of disk)
+is retried once; what still has no verdict is `infra_error`, never the candidate's failure.
 """
 
 from __future__ import annotations
@@ -24,10 +29,25 @@ from codeagent.sandbox import SandboxLimits, open_sandbox, resolve_backend
 
 from .base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from .cache import ResultCache
-from .runner import REPORT_PREFIX
+from .runner import JUDGED_WALL_FACTOR, REPORT_PREFIX, START_PREFIX
 
-RUNNER_SOURCE = (Path(__file__).parent / "runner.py").read_text()
-RUNNER_PATH = ".codeagent_runner.py"
+
+def _runner_program() -> str:
+    """`python3 -I -c` text that defines the stdlib-only runner modules and runs the runner.
+
+    Passed on the command line, never written into the sandbox: the candidate owns the sandbox's
+    work folder, and a runner file there could be replaced for the next exec."""
+    here = Path(__file__).parent
+    modules = [(f"codeagent_{name}", (here / f"{name}.py").read_text()) for name in ("wire", "guard", "judge", "runner")]
+    return ("import sys, types\n"
+            f"for _name, _src in {modules!r}:\n"
+            "    _m = types.ModuleType(_name)\n"
+            "    sys.modules[_name] = _m\n"
+            "    exec(compile(_src, '<' + _name + '>', 'exec'), _m.__dict__)\n"
+            "sys.modules['codeagent_runner'].main()\n")
+
+
+RUNNER_PROGRAM = _runner_program()
 
 # Sandboxes for test execution: bounded, and with room for a batch's reports on stdout.
 ENGINE_LIMITS = SandboxLimits(timeout_s=600, memory_mb=2048, cpus=1.0, pids=256, disk_mb=512,
@@ -39,7 +59,20 @@ def heldout_job(task, files: dict[str, str], key: str, timeout_s: float = DEFAUL
 
     The held-out tests are laid over the candidate's files, so a patch cannot replace them.
     """
-    return TestJob(key=key, files=dict(files), test_files=dict(task.heldout_tests), timeout_s=timeout_s)
+    return TestJob(key=key, files=dict(files), test_files=dict(task.heldout_tests), timeout_s=timeout_s,
+                   judge=function_judge(task))
+
+
+def function_judge(task) -> dict | None:
+    """The judge spec of a function-level task (its tests call one entry point of a .py prompt
+    file, run by the harness's own runner), else None: tests then share the candidate's process."""
+    path = task.prompt_file
+    if not task.entry_point or not path or not path.endswith(".py") or task.test_command \
+            or path not in task.repo_files:
+        return None
+    module = path[:-3].replace("/", ".")
+    return {"module": module, "path": path, "entry_point": task.entry_point,
+            "trusted_source": task.repo_files[path]}
 
 
 class TestEngine:
@@ -69,7 +102,7 @@ class TestEngine:
         try:
             return self._idle.get_nowait()
         except queue.Empty:
-            box = open_sandbox(self.backend, {RUNNER_PATH: RUNNER_SOURCE}, self.limits)
+            box = open_sandbox(self.backend, {}, self.limits)
             with self._lock:
                 self._all.append(box)
             return box
@@ -152,42 +185,72 @@ class TestEngine:
 
     def _run_batch(self, batch: list[TestJob], done) -> None:
         pending = {j.key: j for j in batch}
-        for attempt in range(2):  # infra failures are retried once, in a fresh sandbox
+        suspects: list[TestJob] = []
+        infra_tries, last_error = 2, ""
+        while pending and infra_tries:
+            error, in_flight = self._attempt(list(pending.values()), pending, done)
+            if not pending:
+                break
+            last_error = error or "runner ended without reporting every job"
+            if in_flight in pending:
+                suspects.append(pending.pop(in_flight))  # took the runner down: re-run the rest
+            else:
+                infra_tries -= 1  # died with no job to blame: the harness's fault; retried once
+        for job in pending.values():
+            done(_infra(job, last_error), job)
+        for job in suspects:
+            self._run_alone(job, done)
+
+    def _run_alone(self, job: TestJob, done) -> None:
+        """A job whose runner died while it ran: alone, twice; dying both times is its verdict."""
+        kills, error = 0, ""
+        for _ in range(2):
+            pending = {job.key: job}
+            error, in_flight = self._attempt([job], pending, done)
             if not pending:
                 return
-            box = None
-            try:
-                box = self._checkout()
-                error = self._exec_batch(box, list(pending.values()), pending, done)
-            except Exception as e:  # noqa: BLE001 — any harness/daemon failure is infra
-                error = f"{type(e).__name__}: {e}"
-            if error is None and not pending:
-                self._idle.put(box)
-                return
-            if box is not None:
-                self._discard(box)
-            last_error = error or "runner ended without reporting every job"
-            # Jobs the runner reported as infra errors (e.g. fork failed) are retried too.
-        for job in pending.values():
-            done(TestReport(key=job.key, passed=False, failure_kind="infra_error",
-                            message=last_error[:500]), job)
+            kills += in_flight == job.key
+        if kills == 2:
+            done(TestReport(key=job.key, passed=False, failure_kind="killed-harness",
+                            message=f"the sample took its test runner down, also when run alone: {error}"[:500]), job)
+        else:
+            done(_infra(job, error), job)
 
-    def _exec_batch(self, box, jobs: list[TestJob], pending: dict, done) -> str | None:
+    def _attempt(self, jobs: list[TestJob], pending: dict, done) -> tuple[str | None, str | None]:
+        """One exec in a (fresh if needed) sandbox: (error or None, key of the job in flight at death)."""
+        box = None
+        try:
+            box = self._checkout()
+            error, in_flight = self._exec_batch(box, jobs, pending, done)
+        except Exception as e:  # noqa: BLE001 — any harness/daemon failure is infra
+            error, in_flight = f"{type(e).__name__}: {e}", None
+        if error is None and not pending:
+            self._idle.put(box)
+        elif box is not None:
+            self._discard(box)
+        return error, in_flight
+
+    def _exec_batch(self, box, jobs: list[TestJob], pending: dict, done) -> tuple[str | None, str | None]:
         job_file = f".codeagent_jobs_{uuid.uuid4().hex}.json"
         spec = {
             "scratch": f"{box.workdir}/.codeagent_scratch",
             "reap_all": bool(box.isolates_pids),
             "limits": {"memory_mb": self.limits.memory_mb, "fsize_mb": min(self.limits.disk_mb, 64)},
-            "jobs": [{"key": j.key, "files": j.files, "test_files": j.test_files, "timeout": j.timeout_s}
-                     for j in jobs],
+            "jobs": [{"key": j.key, "files": j.files, "test_files": j.test_files, "timeout": j.timeout_s,
+                      "judge": j.judge} for j in jobs],
         }
         box.write_files({job_file: json.dumps(spec)})
-        budget = sum(j.timeout_s + 1.0 for j in jobs) + 30.0
-        result = box.exec(["python3", "-I", RUNNER_PATH, job_file], timeout=budget)
+        budget = sum(j.timeout_s * (JUDGED_WALL_FACTOR if j.judge else 1) + 1.0 for j in jobs) + 30.0
+        result = box.exec(["python3", "-I", "-c", RUNNER_PROGRAM, job_file], timeout=budget)
+        in_flight = None
         for line in result.stdout.splitlines():
+            if line.startswith(START_PREFIX):
+                in_flight = json.loads(line[len(START_PREFIX):])
+                continue
             if not line.startswith(REPORT_PREFIX):
                 continue
             raw = json.loads(line[len(REPORT_PREFIX):])
+            in_flight = None
             job = pending.get(raw.get("key"))
             if job is None or raw.get("infra_error"):
                 continue
@@ -195,8 +258,12 @@ class TestEngine:
             done(to_report(raw), job)
         if pending:
             return (f"runner exec ended (exit {result.exit_code}, timed_out={result.timed_out}) "
-                    f"with {len(pending)} job(s) unreported: {(result.error or result.stderr)[-300:]}")
-        return None
+                    f"with {len(pending)} job(s) unreported: {(result.error or result.stderr)[-300:]}"), in_flight
+        return None, None
+
+
+def _infra(job: TestJob, error: str) -> TestReport:
+    return TestReport(key=job.key, passed=False, failure_kind="infra_error", message=error[:500])
 
 
 def _close_quietly(box) -> None:
@@ -209,9 +276,23 @@ def _close_quietly(box) -> None:
 def to_report(raw: dict) -> TestReport:
     """Turn the runner's raw events into a verdict. Only the runner's own report counts."""
     per_test = {f"{f}::{n}": "not-run" for f, n in raw["expected"]}
-    messages, collect_kind = [], None
+    messages, collect_kind, flags, not_plain, infra, cpu_timeout = [], None, [], [], None, False
     for ev in raw["events"]:
-        if "collect_error" in ev:
+        if "hack" in ev:
+            flag = {"kind": str(ev["hack"]), "event": str(ev.get("event", ""))[:300]}
+            if flag not in flags:
+                flags.append(flag)
+        elif "not_plain" in ev:
+            not_plain.append(str(ev["not_plain"])[:300])
+            if "redefining" in not_plain[-1]:  # its type says how it compares: an always-equal hack
+                flag = {"kind": "always-equal", "event": f"returned {not_plain[-1]}"}
+                if flag not in flags:
+                    flags.append(flag)
+        elif "infra" in ev:
+            infra = str(ev["infra"])
+        elif ev.get("cpu_timeout") is True:
+            cpu_timeout = True
+        elif "collect_error" in ev:
             collect_kind = collect_kind or ev["collect_error"]
             messages.append(f"{ev['file']}: {ev.get('message', '')}")
         elif "test" in ev:
@@ -221,10 +302,17 @@ def to_report(raw: dict) -> TestReport:
                 if ev.get("message"):
                     messages.append(f"{ev['test']}: {ev['message']}")
     outcomes = set(per_test.values())
-    passed = bool(per_test) and outcomes == {"passed"} and raw["done"] and not raw["timed_out"]
+    passed = (bool(per_test) and outcomes == {"passed"} and raw["done"] and not raw["timed_out"]
+              and not not_plain and infra is None)
     if passed:
         kind = None
-    elif raw["timed_out"]:
+    elif infra is not None:
+        kind = "infra_error"
+        messages.append(infra)
+    elif not_plain:
+        kind = "not-plain-data"
+        messages.append(f"the candidate returned {not_plain[0]}: not plain data")
+    elif raw["timed_out"] or cpu_timeout:
         kind = "timeout"
     elif collect_kind:
         kind = collect_kind
@@ -240,7 +328,7 @@ def to_report(raw: dict) -> TestReport:
     if kind and raw.get("output_tail"):
         messages.append("output: " + raw["output_tail"][-300:])
     return TestReport(key=raw["key"], passed=passed, per_test=per_test, failure_kind=kind,
-                      message="\n".join(messages)[:2000], duration=raw["duration"])
+                      message="\n".join(messages)[:2000], duration=raw["duration"], hack_flags=flags)
 
 
 BATCHES_PER_WORKER = 4

@@ -1,15 +1,29 @@
-"""In-sandbox test runner. Stdlib only: it is copied into the sandbox and run with `python3 -I`.
+"""In-sandbox test runner. Stdlib only: the engine runs it as `python3 -I -c PROGRAM JOBFILE`,
+PROGRAM holding this file and its stdlib-only siblings (`judge.py`, `guard.py`, `wire.py`), so
+nothing a candidate writes in the sandbox (it owns the work folder) can replace the runner of a
+later exec.
 
 Runs many jobs in one exec to amortise sandbox overhead, each job isolated from the others in
 its own forked process (own session, rlimits, wall timeout, scratch folder). The verdict comes
-only from what this runner reports on ITS OWN stdout, which candidate processes cannot reach:
-they get /dev/null-like capture files as stdout/stderr, every other fd is closed, and this
-process is made non-dumpable so /proc/<pid>/fd of the runner is closed to them. A candidate
-that exits early, prints a fake summary or writes a fake report file therefore just fails:
-tests it did not let run are `not-run`.
+only from what this runner reports on ITS OWN stdout: candidate processes get capture files as
+stdout/stderr, every other fd is closed, and this process is made non-dumpable so /proc/<pid>/fd
+and /proc/<pid>/mem of the runner (and of the judges it forks) are closed to them.
 
-Usage: python3 -I runner.py JOBFILE   (JOBFILE is read, then deleted)
-Each finished job prints one line: REPORT_PREFIX + json.
+Two ways to run a job's tests:
+- judged (the job names its entry point; every function-level task): the tests and the report
+  channel live in a trusted judge process, the candidate in a separate process reached only with
+  plain data (`judge.py` says why and how). The candidate cannot write the verdict.
+- in-process (repository tasks, where tests and code must share a process): the candidate is
+  imported beside the tests. Hardened, not sealed: the report channel sits at a random fd and
+  every event carries a token, and the audit hook of `guard.py`, installed before the first
+  candidate line, flags and blocks what forging needs (frames, gc, trace hooks, ctypes, reading
+  tests). A candidate that reaches the report closure by a path no audit event covers could
+  still forge; the README says so.
+
+Before each job the runner prints START_PREFIX + key, so when a candidate kills the runner the
+engine knows which job was running (and re-runs the others). Each finished job prints one line:
+REPORT_PREFIX + json, with the job's events: test outcomes, `hack` flags (kind, event) from the
+audit hook, and `not_plain` when a result was not plain data.
 """
 
 import ast
@@ -22,7 +36,22 @@ import signal
 import sys
 import time
 
+try:  # on the host, part of the package; in the sandbox, modules the engine's PROGRAM defined
+    from . import guard, judge, wire
+except ImportError:
+    import codeagent_guard as guard
+    import codeagent_judge as judge
+    import codeagent_wire as wire
+
+judge.bind(wire, guard)
+
+JUDGED_WALL_FACTOR = 4
+"""Judged jobs: the candidate process gets `timeout` seconds of CPU (an endless loop dies as fast
+as before) and the job `timeout * JUDGED_WALL_FACTOR` of wall time, because every call is a round
+trip between two processes and on a loaded machine those wait for the scheduler."""
+
 REPORT_PREFIX = "@@codeagent-report "
+START_PREFIX = "@@codeagent-start "
 MESSAGE_CHARS = 400
 
 
@@ -51,8 +80,8 @@ def write_tree(root, files):
             f.write(content)
 
 
-def child_main(job_dir, test_files, wfd, limits):
-    """Runs in the forked child: import the test modules (which import the candidate), run tests."""
+def confine(job_dir, limits):
+    """In a forked job process: own session, rlimits, stdin from /dev/null, output to a file."""
     os.setsid()
     mem = limits["memory_mb"] * 1024 * 1024
     for res, val in ((resource.RLIMIT_AS, mem), (resource.RLIMIT_CPU, limits["cpu_seconds"]),
@@ -67,29 +96,46 @@ def child_main(job_dir, test_files, wfd, limits):
     os.dup2(null, 0)
     os.dup2(cap, 1)
     os.dup2(cap, 2)
-    # The report channel sits at an unpredictable fd and every event carries a token that lives
-    # only in this closure: blind writes to fds 3..N, or copying an event format, do not count.
+    os.close(null)
+    os.close(cap)
+    os.chdir(job_dir)
+    sys.dont_write_bytecode = True  # the job dir is thrown away: writing .pyc files is wasted work
+
+
+def close_all_but(keep):
+    last = 2
+    for fd in sorted(keep) + [65536]:
+        if fd > last + 1:
+            os.closerange(last + 1, fd)
+        last = max(last, fd)
+
+
+def report_channel(wfd, token, also_keep=()):
+    """The report pipe moved to an unpredictable fd, every other fd closed; returns emit(**event)."""
+    # The channel sits at an unpredictable fd and every event carries a token: blind writes to
+    # fds 3..N, or copying an event format, do not count.
     keep = 32 + int.from_bytes(os.urandom(2), "little") % 200  # below RLIMIT_NOFILE (256)
+    while keep in also_keep:
+        keep += 1
     os.dup2(wfd, keep)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    close_all_but({keep, *also_keep})
     out = os.fdopen(keep, "w", buffering=1)
-    token = limits["token"]
 
     def emit(**event):
         event["token"] = token
         out.write(json.dumps(event) + "\n")
 
-    os.chdir(job_dir)
-    sys.dont_write_bytecode = True  # the job dir is thrown away: writing .pyc files is wasted work
-    sys.path.insert(0, job_dir)
-    sys.argv = ["test"]
+    return emit
+
+
+def run_tests(test_files, emit):
+    """Execute each test file as a module, then call its test_* functions, reporting outcomes."""
     for path in sorted(test_files):
         modname = os.path.splitext(os.path.basename(path))[0]
         try:
             code = compile(test_files[path], path, "exec")
             module = type(sys)(modname)
-            module.__file__ = os.path.join(job_dir, path)
+            module.__file__ = os.path.join(os.getcwd(), path)
             sys.modules[modname] = module
             exec(code, module.__dict__)
         except SyntaxError as e:
@@ -110,8 +156,71 @@ def child_main(job_dir, test_files, wfd, limits):
                 emit(file=path, test=name, outcome="failed", message=f"AssertionError: {e}"[:MESSAGE_CHARS])
             except BaseException as e:  # noqa: BLE001
                 emit(file=path, test=name, outcome="error", message=f"{type(e).__name__}: {e}"[:MESSAGE_CHARS])
+
+
+def inprocess_main(job_dir, test_files, wfd, limits):
+    """Runs in the forked child: the tests import the candidate in this same process."""
+    confine(job_dir, limits)
+    emit = report_channel(wfd, limits["token"])
+    sys.path.insert(0, job_dir)
+    sys.argv = ["test"]
+    guard.install(lambda kind, event: emit(hack=kind, event=event),
+                  [os.path.basename(p) for p in test_files], block=True)
+    run_tests(test_files, emit)
     emit(done=True)
-    out.flush()
+    os._exit(0)
+
+
+def judged_main(job_dir, job, wfd, limits):
+    """Runs in the forked child: this process is the judge; the candidate gets its own process."""
+    confine(job_dir, limits)
+    test_names = [os.path.basename(p) for p in job["test_files"]]
+    c2j_r, c2j_w = os.pipe()
+    j2c_r, j2c_w = os.pipe()
+    pid = os.fork()  # before the judge holds anything worth stealing
+    if pid == 0:
+        try:
+            cpu = limits["candidate_cpu"]
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))  # SIGXCPU, then SIGKILL
+            limits.clear()
+            close_all_but({j2c_r, c2j_w})
+            judge.candidate_main(job_dir, job["judge"], j2c_r, c2j_w, test_names)
+        finally:
+            os._exit(0)
+    os.close(c2j_w)
+    os.close(j2c_r)
+    emit = report_channel(wfd, limits["token"], also_keep=(c2j_r, j2c_w))
+    channel = judge.Channel(c2j_r, j2c_w, pid, lambda kind, event: emit(hack=kind, event=event),
+                            lambda what: emit(not_plain=what))
+    try:
+        first = channel._read()
+    except judge.CandidateDied as e:
+        first = {"import_error": ["runtime", f"{e} while importing the solution"]}
+    if "import_error" in first:
+        kind, message = first["import_error"]
+        for path in sorted(job["test_files"]):
+            emit(file=path, collect_error="syntax" if kind == "syntax" else "runtime",
+                 message=str(message)[:MESSAGE_CHARS])
+    else:
+        spec = job["judge"]
+        try:
+            sys.modules[spec["module"]] = judge.trusted_module(spec, job_dir, channel)
+        except BaseException as e:  # noqa: BLE001 — the task's own prompt file: a harness problem
+            emit(infra=f"the task's prompt file does not run: {type(e).__name__}: {e}"[:MESSAGE_CHARS])
+        else:
+            run_tests(job["test_files"], emit)
+    if channel.dead is not None:
+        try:
+            _, status = os.waitpid(pid, 0)
+            if os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGXCPU, signal.SIGKILL):
+                emit(cpu_timeout=True)  # the candidate used up its CPU seconds: an endless loop
+        except OSError:
+            pass
+    emit(done=True)
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
     os._exit(0)
 
 
@@ -158,11 +267,15 @@ def run_job(job, base, limits, reap_all, keep):
     shutil.rmtree(job_dir, ignore_errors=True)
     os.makedirs(job_dir)
     write_tree(job_dir, job["files"])
-    write_tree(job_dir, job["test_files"])  # after the candidate's files: tests win
+    if not job.get("judge"):  # judged: the tests stay in the judge's memory, never on disk
+        write_tree(job_dir, job["test_files"])  # after the candidate's files: tests win
     expected = expected_tests(job["test_files"])
     timeout = float(job.get("timeout", 10.0))
+    cpu_timeout = timeout
+    if job.get("judge"):
+        timeout *= JUDGED_WALL_FACTOR
     token = os.urandom(16).hex()
-    limits = dict(limits, cpu_seconds=int(timeout) + 2, token=token)
+    limits = dict(limits, cpu_seconds=int(timeout) + 2, token=token, candidate_cpu=max(1, round(cpu_timeout)))
     rfd, wfd = os.pipe()
     start = time.monotonic()
     try:
@@ -174,7 +287,10 @@ def run_job(job, base, limits, reap_all, keep):
     if pid == 0:
         try:
             os.close(rfd)
-            child_main(job_dir, job["test_files"], wfd, limits)
+            if job.get("judge"):
+                judged_main(job_dir, job, wfd, limits)
+            else:
+                inprocess_main(job_dir, job["test_files"], wfd, limits)
         finally:
             os._exit(70)
     os.close(wfd)
@@ -235,9 +351,19 @@ def main():
         pass
     base = spec["scratch"]
     os.makedirs(base, exist_ok=True)
+    # Imported once here, inherited by every forked judge and candidate process: the guard needs
+    # the first three, and tests and solutions import the rest all the time (~10 ms per job each).
+    for name in ("collections", "enum", "typing", "math", "re", "itertools", "functools", "heapq",
+                 "string", "hashlib", "marshal"):
+        try:
+            __import__(name)
+        except ImportError:
+            pass
     keep = ancestors()
     report = os.fdopen(os.dup(1), "w", buffering=1)
     for job in spec["jobs"]:
+        report.write(START_PREFIX + json.dumps(job["key"]) + "\n")
+        report.flush()
         result = run_job(job, base, spec["limits"], spec.get("reap_all", False), keep)
         report.write(REPORT_PREFIX + json.dumps(result) + "\n")
         report.flush()

@@ -2,6 +2,11 @@
 
 Writes OUT/results.jsonl (one line per sample, appended as each finishes, so a rerun resumes)
 and OUT/summary.json. Bad lines and unknown task ids are reported and skipped, not fatal.
+
+A sample counts as passed only when its held-out tests pass and the hack judgement shared with
+`codeagent verify` (`verify/judging.py`) raised no flag; `count_flagged` counts flagged samples
+by their tests alone (for research on hacking itself). Samples whose verdict the harness lost
+(`infra_error`) are left out of pass@k and counted in the summary.
 """
 
 from __future__ import annotations
@@ -11,11 +16,12 @@ import sys
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from codeagent.tasks import load_tasks, tasks_by_id
 from codeagent.jsonl import JsonlAppender, read_jsonl
+from codeagent.tasks import load_tasks, tasks_by_id
+from codeagent.verify.judging import accepted, sample_flags
 
 from .base import DEFAULT_TIMEOUT_S, TestReport
 from .engine import TestEngine, heldout_job
@@ -44,6 +50,8 @@ class EvalConfig:
     """Where test batches run: `local` (threads) or `ray` (workers across a cluster)."""
     executor_options: dict = field(default_factory=dict)
     """Options of the executor, e.g. {"address": "HOST:PORT"} for `ray`."""
+    count_flagged: bool = False
+    """Count a hack-flagged sample as passed when its tests pass (research on hacking only)."""
 
 
 @dataclass
@@ -57,6 +65,10 @@ class EvalSummary:
     failure_kinds: dict[str, int]
     skipped_lines: list[str] = field(default_factory=list)
     wall_s: float = 0.0
+    n_flagged: int = 0
+    """Samples with at least one hack flag (not counted as passed unless count_flagged)."""
+    n_infra_error: int = 0
+    """Samples whose verdict the harness lost: left out of pass@k."""
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -85,14 +97,18 @@ def evaluate(cfg: EvalConfig) -> EvalSummary:
     writer = JsonlAppender(results_path)
     lock = threading.Lock()
 
-    def record(task_id: str, index: int, report: TestReport) -> None:
+    def record(task_id: str, index: int, report: TestReport, flags: list | None = None) -> None:
         row = {"task_id": task_id, "sample_index": index, **report.to_dict()}
         row.pop("key")
+        flags = flags or []
+        row["tests_passed"] = report.passed
+        row["hack_flags"] = [asdict(f) for f in flags]
+        row["passed"] = accepted(report, flags) or (cfg.count_flagged and report.passed)
         with lock:
             writer.append(row)
             done[(task_id, index)] = row
 
-    jobs, where = [], {}
+    jobs, where, patches = [], {}, {}
     for s in samples:
         if (s.task_id, s.index) in done:
             continue
@@ -105,18 +121,26 @@ def evaluate(cfg: EvalConfig) -> EvalSummary:
             continue
         jobs.append(heldout_job(tasks[s.task_id], files, key, cfg.timeout_s))
         where[key] = (s.task_id, s.index)
+        patches[key] = (tasks[s.task_id], files, s.content if s.kind == "patch" else None)
+
+    def judged(report: TestReport) -> None:
+        task, files, patch = patches[report.key]
+        record(*where[report.key], report, sample_flags(task, files, report, patch))
+
     try:
         if jobs:
             with TestEngine(cfg.backend, cfg.workers, cache_dir=cfg.cache_dir or default_cache_dir(),
                             executor=cfg.executor, executor_options=cfg.executor_options) as engine:
                 engine.run(jobs, progress="eval" if cfg.progress else None,
-                           on_report=lambda r: record(*where[r.key], r))
+                           on_report=judged)
     finally:
         writer.close()
 
     rows = [done[(s.task_id, s.index)] for s in samples if (s.task_id, s.index) in done]
     counts: dict[str, tuple[int, int]] = {}
     for r in rows:
+        if r["failure_kind"] == "infra_error":
+            continue  # the harness lost this verdict: neither a pass nor a failure of the sample
         n, c = counts.get(r["task_id"], (0, 0))
         counts[r["task_id"]] = (n + 1, c + int(r["passed"]))
     summary = EvalSummary(
@@ -124,7 +148,9 @@ def evaluate(cfg: EvalConfig) -> EvalSummary:
         n_passed=sum(r["passed"] for r in rows),
         pass_at_k={f"pass@{k}": mean_pass_at_k(counts, k) for k in cfg.ks},
         failure_kinds=dict(Counter(r["failure_kind"] for r in rows if r["failure_kind"])),
-        skipped_lines=problems, wall_s=round(time.monotonic() - start, 3))
+        skipped_lines=problems, wall_s=round(time.monotonic() - start, 3),
+        n_flagged=sum(bool(r.get("hack_flags")) for r in rows),
+        n_infra_error=sum(r["failure_kind"] == "infra_error" for r in rows))
     (out / SUMMARY_FILE).write_text(json.dumps(summary.to_dict(), indent=2))
     return summary
 
@@ -139,5 +165,8 @@ def print_summary(summary: EvalSummary) -> None:
                   *("-" if v is None else f"{v:.3f}" for v in summary.pass_at_k.values()), f"{summary.wall_s:.1f}")
     console = Console()
     console.print(table)
+    if summary.n_flagged or summary.n_infra_error:
+        console.print(f"hack-flagged: {summary.n_flagged} (not counted as passed); "
+                      f"lost by the harness (left out of pass@k): {summary.n_infra_error}")
     if summary.failure_kinds:
         console.print("failures: " + ", ".join(f"{k}={v}" for k, v in sorted(summary.failure_kinds.items())))

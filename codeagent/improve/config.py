@@ -101,6 +101,28 @@ class ImproveConfig:
         return d
 
 
+def config_from_dict(d: dict) -> ImproveConfig:
+    """An `ImproveConfig` from its recorded form (`to_dict`), or from the flat form loop folders
+    were recorded in before the stage configs were nested. Fields this version does not know
+    are ignored (a report can still be drawn)."""
+    values: dict = {}
+    stages = {f.name for f in fields(ImproveConfig) if is_dataclass(getattr(ImproveConfig(), f.name))}
+    template = ImproveConfig()
+    for key, value in d.items():
+        if key in stages and isinstance(value, dict):
+            known = {f.name: f for f in fields(getattr(template, key))}
+            for name, v in value.items():
+                if name in known and name not in FILLED_BY_LOOP.get(key, ()):
+                    current = getattr(getattr(template, key), name)
+                    values[f"{key}.{name}"] = type(current)(**v) if is_dataclass(current) and isinstance(v, dict) else v
+        elif key in SHARED:
+            for path in SHARED[key]:
+                values[path] = value
+        elif key in {f.name for f in fields(ImproveConfig)}:
+            values[key] = value
+    return with_values(template, values)
+
+
 def _jsonable(value):
     if isinstance(value, dict):
         return {k: _jsonable(v) for k, v in value.items()}

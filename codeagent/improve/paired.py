@@ -25,13 +25,19 @@ def solved_counts(run_dir: Path) -> dict[str, tuple[int, int]]:
     return counts
 
 
-def greedy_solved(out: Path, iteration: int) -> set[str] | None:
-    """Tasks the greedy eval of row `iteration` solved; None until that eval has finished (its
-    `.done.json` marker), so a loop still verifying is never read half-way."""
+def greedy_outcomes(out: Path, iteration: int) -> dict[str, bool] | None:
+    """Eval task id -> solved by the greedy eval of row `iteration`; None until that eval has
+    finished (its `.done.json` marker), so a loop still verifying is never read half-way."""
     stage = greedy_stage(out, iteration)
     if not (stage.path.is_dir() and stage.marker.is_file()):
         return None
-    return {task for task, (_, correct) in solved_counts(stage.path).items() if correct}
+    return {task: correct > 0 for task, (_, correct) in solved_counts(stage.path).items()}
+
+
+def greedy_solved(out: Path, iteration: int) -> set[str] | None:
+    """Tasks the greedy eval of row `iteration` solved; None until that eval has finished."""
+    outcomes = greedy_outcomes(out, iteration)
+    return None if outcomes is None else {task for task, solved in outcomes.items() if solved}
 
 
 def paired_change(before: set[str], after: set[str]) -> dict:

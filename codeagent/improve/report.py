@@ -205,3 +205,5 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
         lines.append(f"- iteration {m['iteration']}: " + ", ".join(f"{k} {v:.0f}" for k, v in m.get("wall_s", {}).items()))
     lines += ["", "Config:", "", "```json", json.dumps(cfg.to_dict(), indent=2), "```", ""]
     (out / REPORT_FILE).write_text("\n".join(lines))
+    from codeagent.report import write_report as write_html  # report.html: the same loop, to look at
+    write_html(out)

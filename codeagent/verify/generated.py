@@ -19,6 +19,7 @@ from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
+from codeagent.evaluation.engine import function_judge
 from codeagent.models import widen_batch
 from codeagent.progress import ProgressBar
 from codeagent.runfolder import CONFIG_FILE
@@ -98,10 +99,15 @@ class GeneratedVerifier:
             return []
         # Hack-flagged candidates still run: their results are recorded, they are just never accepted.
         return [TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
-                        timeout_s=self.timeout_s) for c in candidates if c.files is not None]
+                        timeout_s=self.timeout_s, judge=function_judge(task)) for c in candidates if c.files is not None]
+
+    def outcomes(self, c: Candidate, reports: Mapping[str, TestReport]) -> dict[str, str]:
+        """Generated test name -> outcome of candidate `c` (empty when it did not run)."""
+        r = reports.get(self.key(c))
+        return {} if r is None else {name.split("::", 1)[-1]: outcome for name, outcome in r.per_test.items()}
 
     def passed_tests(self, c: Candidate, reports: Mapping[str, TestReport]) -> frozenset[str]:
-        return _passed(reports.get(self.key(c)))
+        return frozenset(name for name, outcome in self.outcomes(c, reports).items() if outcome == "passed")
 
     def _rank(self, passed: Mapping[str, frozenset[str]]) -> dict:
         return codet_rank(passed, self.thresholds.min_cluster_size, self.thresholds.min_tests_passed)
@@ -128,7 +134,8 @@ class GeneratedVerifier:
         _, _, solution = self._first_pass(task, candidates, reports)
         source = self.module(task)
         return [TestJob(key=_mutant_key(task, k), files={**solution.files, task.prompt_file: m.source},
-                        test_files={GENERATED_TEST_FILE: source}, timeout_s=self.timeout_s)
+                        test_files={GENERATED_TEST_FILE: source}, timeout_s=self.timeout_s,
+                        judge=function_judge(task))
                 for k, m in enumerate(self._mutants(task, solution))]
 
     def adequacy(self, task: Task, solution: Candidate | None, passed: frozenset[str],
@@ -165,7 +172,7 @@ class GeneratedVerifier:
             out[c.attempt_id] = GeneratedVerdict(
                 accepted=bool(rank and rank.accepted), tests_passed=n, n_tests=n_tests,
                 cluster_size=rank.cluster_size if rank else 0, cluster_score=rank.cluster_score if rank else 0.0,
-                passes_all=c.eligible and n_tests > 0 and n == n_tests,
+                passes_all=c.eligible and n_tests > 0 and n == n_tests, per_test=self.outcomes(c, reports),
                 mutation_score=adequacy.score if adequacy else None,
                 adequate_tests=len(adequacy.killers) if adequacy else None)
         return out

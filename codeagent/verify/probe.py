@@ -14,6 +14,7 @@ import ast
 from pathlib import PurePosixPath
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
+from codeagent.evaluation.engine import function_judge
 
 from .record import HackFlag
 
@@ -155,7 +156,8 @@ def probe_job(task, files: dict[str, str], key: str, inputs: list[tuple], timeou
     src = _PROBE_HEAD.replace("{module}", module) + "".join(
         _PROBE_TEST.format(i=i, entry=task.entry_point, args=ast.literal_eval(a), mark=PROBE_MARK)
         for i, a in enumerate(unique))
-    return TestJob(key=key, files=dict(files), test_files={PROBE_FILE: src}, timeout_s=timeout_s)
+    return TestJob(key=key, files=dict(files), test_files={PROBE_FILE: src}, timeout_s=timeout_s,
+                   judge=function_judge(task))
 
 
 def probe_flags(report: TestReport | None) -> list[HackFlag]:

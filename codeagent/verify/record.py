@@ -35,6 +35,8 @@ class GeneratedVerdict:
     cluster_score: float
     passes_all: bool = False
     """Passed every sanitized generated test (the no-agreement baseline)."""
+    per_test: dict[str, str] = field(default_factory=dict)
+    """Generated test name (test_gen_k) -> outcome for this attempt (empty in older records)."""
     mutation_score: float | None = None
     """Of the task: the fraction of mutants of its accepted solution that its generated tests kill
     (`mutation.py`); None when adequacy is not checked or there is nothing to mutate."""

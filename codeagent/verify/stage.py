@@ -30,6 +30,7 @@ from . import REFERENCE, verifier_class
 from .base import Candidate, FollowsUp, KnowsExamples, VerifierContext, VerifyError
 from .gap import gap_report
 from .hacks import static_flags
+from .judging import runtime_flags
 from .probe import docstring_pairs, example_inputs, hardcoded_flags, probe_flags, probe_job
 from .record import Verdict
 
@@ -180,6 +181,7 @@ def _verify_chunk(chunk, engine: TestEngine, verifiers: list, cfg: VerifyConfig)
     for task, _ in chunk:
         for c in cands[task.id]:  # the dynamic hack guard, before any verifier judges
             c.hack_flags += probe_flags(reports.get(_probe_key(c)))
+            c.hack_flags += runtime_flags(*(reports.get(k) for k in [_probe_key(c), *(v.key(c) for v in verifiers)]))
             pairs = []
             if task.entry_point:
                 pairs += docstring_pairs(task.problem_statement, task.entry_point)

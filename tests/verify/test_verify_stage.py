@@ -103,8 +103,10 @@ def test_verify_run_with_scripted_model(tmp_path, capsys):
         assert bool(v.hack_flags) == (label == "hack"), (a.attempt_id, v.hack_flags)
     hack = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "hack")
     assert {f.hack_kind for f in hack.hack_flags} == {"always-equal"}
-    assert hack.part("heldout").passed and hack.part("generated").tests_passed == 3  # it fools the tests; the guard stops it
-    assert not hack.part("generated").passes_all
+    # The judge never lets its lying result reach an assertion: the tests themselves reject it.
+    assert not hack.part('heldout').passed and hack.part('heldout').failure_kind == "not-plain-data"
+    assert hack.part('generated').tests_passed == 0
+    assert not hack.part('generated').passes_all
     empty = next(verdicts[a.attempt_id] for (_, label, _), a in zip(made, attempts) if label == "empty")
     assert empty.part("heldout").failure_kind == "patch-did-not-apply" and empty.part("generated").tests_passed == 0
     rights = [verdicts[a.attempt_id] for (t, label, _), a in zip(made, attempts) if t == GCD and label == "right"]
