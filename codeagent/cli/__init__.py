@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "improve": "codeagent.cli.improve",
     "compare": "codeagent.cli.compare",
     "report": "codeagent.cli.report",
+    "sweep": "codeagent.cli.sweep",
 }
 
 

@@ -20,6 +20,10 @@ def add_arguments(p) -> None:
                    help="sandbox backend (local is WEAKER isolation than docker)")
     p.add_argument("--workers", type=int, default=2, help="sandboxes running in parallel")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds per test job")
+    p.add_argument("--mutation", choices=["report", "filter"],
+                   help="check the generated tests against mutants of the accepted solution (default: off)")
+    p.add_argument("--min-cluster-size", type=int, default=1, help="smallest agreeing cluster accepted (default 1)")
+    p.add_argument("--min-tests-passed", type=int, default=1, help="fewest generated tests passed (default 1)")
     add_executor_arguments(p)
 
 
@@ -36,7 +40,8 @@ def run(args) -> int:
     executor, options = executor_choice(args)
     cfg = VerifyConfig(verifiers=verifiers, model=args.model, n_tests=args.n_tests, samples=args.samples,
                        backend=args.backend, workers=args.workers, timeout_s=args.timeout,
-                       executor=executor or "local", executor_options=options)
+                       executor=executor or "local", executor_options=options, mutation=args.mutation,
+                       min_cluster_size=args.min_cluster_size, min_tests_passed=args.min_tests_passed)
     result = verify_run(args.run_dir, cfg)
     print(f"verified {result.n_verified} attempt(s) of {result.n_attempts} "
           f"({result.n_attempts - result.n_verified} already done) in {result.timings['wall_s']:.1f}s; "

@@ -19,13 +19,22 @@ from codeagent.run import RunConfig
 from codeagent.train.config import TrainConfig
 from codeagent.verify.stage import VerifyConfig
 
+from .watch import WatchConfig
+
 
 @dataclass(frozen=True)
 class LoopEvalConfig:
     max_tasks: int | None = None
     """Use only the first N eval tasks (a family-balanced slice); None: all."""
-    samples: int = 4
-    """Sampled attempts per eval task for pass@k, at the run's temperature (0: greedy pass@1 only)."""
+    samples: int = 8
+    """Sampled attempts per eval task for sampled pass@1 and pass@k, at the run's temperature (0: greedy
+    pass@1 only). Sampled pass@1 over >= 8 samples is the loop's primary measure: a per-task rate,
+    far less noisy than one greedy attempt."""
+    ood_set: str | None = None
+    """A second, out-of-distribution eval set (its `test` split, e.g. `humaneval`), evaluated beside
+    the eval split and decontaminated from training data the same way; None: none."""
+    ood_max_tasks: int | None = None
+    """Use only the first N tasks of the out-of-distribution set; None: all."""
 
 
 def _run_template() -> RunConfig:
@@ -54,6 +63,9 @@ class ImproveConfig:
     iterations: int = 2
     verifier: str = "generated"
     """Chooses training data: `generated` (no human label) or `heldout` (the oracle upper bound)."""
+    test_model: str | None = None
+    """Model spec that writes the generated tests (a stronger or separate test writer); None: model_i,
+    the model being trained."""
     max_per_task: int = 2
     """Training examples kept per task per export (rejection-sampling cap)."""
     continue_from_previous: bool = False
@@ -65,6 +77,8 @@ class ImproveConfig:
     when the model writes its own tests."""
     train: TrainConfig = field(default_factory=_train_template)
     eval: LoopEvalConfig = field(default_factory=LoopEvalConfig)
+    watch: WatchConfig = field(default_factory=WatchConfig)
+    """The collapse watch: when the loop stops or discards a model, and why (`watch.py`)."""
 
     def __post_init__(self) -> None:
         if self.verifier not in ("generated", "heldout"):
@@ -128,13 +142,21 @@ SHARED: dict[str, tuple[str, ...]] = {
     "train_tasks": ("run.max_tasks",),
     "eval_tasks": ("eval.max_tasks",),
     "eval_samples": ("eval.samples",),
+    "ood_eval": ("eval.ood_set",),
+    "ood_eval_tasks": ("eval.ood_max_tasks",),
     "concurrency": ("run.concurrency", "verify.concurrency"),
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),
     "executor": ("run.executor", "verify.executor"),
     "executor_options": ("run.executor_options", "verify.executor_options"),
     "gen_tests_samples": ("verify.samples",),
+    "mutation": ("verify.mutation",),
+    "min_cluster_size": ("verify.min_cluster_size",),
+    "min_tests_passed": ("verify.min_tests_passed",),
     "seed": ("run.seed", "train.seed"),
+    "on_collapse": ("watch.action",),
+    "min_distinct": ("watch.min_distinct_per_task",),
+    "min_distance_ratio": ("watch.min_distance_ratio",),
     "lora": ("train.lora",),
     "lr": ("train.lr",),
     "epochs": ("train.epochs",),

@@ -10,6 +10,9 @@ from pathlib import Path
 CONFIG_FILE = "improve_config.json"
 METRICS_FILE = "metrics.json"
 GREEDY_RUN = "eval_greedy"
+SAMPLED_RUN = "eval_sampled"
+OOD_FOLDER = "ood"
+"""Inside an eval folder: the evaluation on the out-of-distribution set (same run names)."""
 
 
 @dataclass
@@ -40,3 +43,23 @@ def eval_folder(out: Path, iteration: int) -> Path:
 def greedy_stage(out: Path, iteration: int) -> StageDir:
     """The greedy eval run of metrics row `iteration`."""
     return StageDir(eval_folder(out, iteration) / GREEDY_RUN)
+
+
+def sampled_stage(out: Path, iteration: int) -> StageDir:
+    """The sampled eval run of metrics row `iteration`."""
+    return StageDir(eval_folder(out, iteration) / SAMPLED_RUN)
+
+
+SEED_PREFIX = "seed_"
+
+
+def seed_folder(out: Path, seed: int) -> Path:
+    """The loop of one seed inside a several-seeds folder (`codeagent improve --seeds`)."""
+    return Path(out) / f"{SEED_PREFIX}{seed}"
+
+
+def seed_folders(out: Path) -> list[Path]:
+    """The seed loops inside `out` that have metrics, by seed; [] for a plain loop folder."""
+    found = [p for p in Path(out).glob(f"{SEED_PREFIX}*") if p.name[len(SEED_PREFIX):].isdigit()
+             and (p / METRICS_FILE).is_file()]
+    return sorted(found, key=lambda p: int(p.name[len(SEED_PREFIX):]))

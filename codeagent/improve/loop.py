@@ -5,8 +5,10 @@ for i in 0..K-1:
     verify generated tests (+ held-out, for measurement)    -> verdicts in iter_i/run
     export attempts accepted by the chosen verifier, all iterations so far -> iter_i/data
     train  model_{i+1} from the base (or model_i)           -> iter_i/model
-    eval   model_{i+1} on the eval split, held-out tests    -> iter_i/eval_greedy, iter_i/eval_sampled
-Iteration 0 first evaluates the base model (base/eval_*).
+    eval   model_{i+1} on the eval split, held-out tests    -> iter_i/eval/eval_greedy, iter_i/eval/eval_sampled
+           (and on the out-of-distribution set, if any)    -> iter_i/eval/ood/eval_*
+Iteration 0 first evaluates the base model (base/eval_*). Each eval is measured against the
+base model's, task by task (`measure.py`: intervals, paired difference, verdict).
 
 Each finished stage leaves `<stage>.done.json` with its figures; a rerun skips finished stages
 and the unfinished one resumes (runs, verification and training are themselves resumable).
@@ -33,7 +35,9 @@ from codeagent.verify import REFERENCE, accepts
 
 from .config import ImproveConfig
 from .diversity import diversity
-from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, StageDir, eval_folder
+from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder
+from .measure import measured
+from .watch import check
 from .paired import solved_counts
 
 console = Console(stderr=True)
@@ -47,10 +51,12 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
     train_split, eval_split = "train", "test"
     load_tasks(cfg.task_set, train_split)  # clear errors before any work
     load_tasks(cfg.eval_task_set, eval_split)
+    if cfg.eval.ood_set:
+        load_tasks(cfg.eval.ood_set, "test")
 
     metrics: list[dict] = []
-    base_eval = _evaluate(cfg, cfg.model, eval_folder(out, 0), eval_split)
-    metrics.append({"iteration": 0, "model": cfg.model, "eval": base_eval, "wall_s": {"eval": base_eval["wall_s"]}})
+    base_eval = _evaluate_all(cfg, cfg.model, eval_folder(out, 0), eval_split)
+    metrics.append({"iteration": 0, "model": cfg.model, **base_eval, "wall_s": {"eval": _eval_wall(base_eval)}})
     _write_metrics(out, metrics)
     model_i = cfg.model
     run_dirs: list[Path] = []
@@ -79,9 +85,24 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
         row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, next_model, eval_dir, eval_split), row, "eval")
+        row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"])
+        _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
+        if cfg.eval.ood_set:
+            ood_dir = eval_dir / OOD_FOLDER
+            row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, next_model, ood_dir, "test", ood=True),
+                                     row, "eval_ood")
+            row["eval_ood"] = measured(row["eval_ood"], ood_dir, base=metrics[0]["eval_ood"])
         metrics.append(row)
-        _write_metrics(out, metrics)
         model_i = next_model
+        finding = check(cfg.watch, metrics)
+        if finding:
+            row["watch"] = finding
+            console.print(f"[bold red]collapse watch ({finding['action']}): " + "; ".join(finding["reasons"]))
+        _write_metrics(out, metrics)
+        if finding and finding["action"] == "stop":
+            break
+        if finding and finding["action"] == "keep-previous":
+            model_i = row["trained_from"]
 
     from .report import write_report
     write_report(cfg, out, metrics)
@@ -122,7 +143,7 @@ def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
     """Generated tests (the model's own) + held-out (ground truth, used only for measurement
     unless --verifier heldout)."""
     from codeagent.verify.stage import verify_run
-    result = verify_run(run_dir, replace(cfg.verify, verifiers=("generated", REFERENCE), model=model))
+    result = verify_run(run_dir, replace(cfg.verify, verifiers=("generated", REFERENCE), model=cfg.test_model or model))
     gap = result.gap_report or {}
     gen = gap.get("verifiers", {}).get("generated", {})
     by_task: dict[str, list[bool]] = {}
@@ -134,14 +155,31 @@ def _verify(cfg: ImproveConfig, run_dir: Path, model: str) -> dict:
         "generated_precision": gen.get("precision"), "generated_recall": gen.get("recall"),
         "generated_fpr": gen.get("false_positive_rate"), "generated_accepted": gen.get("n_accepted"),
         "hack_flagged": gap.get("n_hack_flagged", 0),
+        **_mutation_figures(run_dir),
     }
+
+
+def _mutation_figures(run_dir: Path) -> dict:
+    """Mean mutation score of the generated tests over tasks, and tasks whose tests kill no mutant
+    (when the verifier checked adequacy)."""
+    scores = {v.task_id: v.part("generated").mutation_score for v in RunFolder(run_dir).verdicts().values()
+              if v.part("generated") is not None and v.part("generated").mutation_score is not None}
+    if not scores:
+        return {}
+    return {"mutation_score": ratio(sum(scores.values()), len(scores)), "mutation_tasks": len(scores),
+            "tasks_killing_no_mutant": sum(s == 0 for s in scores.values())}
 
 
 def _export(cfg: ImproveConfig, run_dirs: list[Path], out: Path, iteration: int, eval_split: str) -> dict:
     from codeagent.export.stage import export_runs
     summary = export_runs(run_dirs, cfg.verifier, "hf", out, max_per_task=cfg.max_per_task,
-                          eval_sets=[f"{cfg.eval_task_set}:{eval_split}"], iteration=iteration, progress=False)
+                          eval_sets=eval_sets(cfg, eval_split), iteration=iteration, progress=False)
     return {"n_examples": summary.n_examples, "counts": summary.counts, "dropped": summary.dropped_by_reason}
+
+
+def eval_sets(cfg: ImproveConfig, eval_split: str) -> list[str]:
+    """Every set the loop evaluates on: training data must not overlap any of them."""
+    return [f"{cfg.eval_task_set}:{eval_split}"] + ([f"{cfg.eval.ood_set}:test"] if cfg.eval.ood_set else [])
 
 
 def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict) -> dict:
@@ -156,11 +194,27 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
             "last_loss": losses[-1] if losses else None, "n_examples": exported["n_examples"]}
 
 
-def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
-    """Greedy pass@1 and (if eval_samples) sampled pass@k on the eval split, held-out tests."""
+def _evaluate_all(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
+    """The base model's row: its eval (and out-of-distribution eval), measured."""
+    figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder)}
+    _eval_diversity(cfg, figures["eval"], folder, split)
+    if cfg.eval.ood_set:
+        figures["eval_ood"] = measured(_evaluate(cfg, model, folder / OOD_FOLDER, "test", ood=True),
+                                       folder / OOD_FOLDER)
+    return figures
+
+
+def _eval_wall(figures: dict) -> float:
+    return round(sum(f.get("wall_s", 0.0) for k, f in figures.items() if k.startswith("eval")), 1)
+
+
+def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str, ood: bool = False) -> dict:
+    """Greedy pass@1 and (if eval_samples) sampled pass@k on the eval split (or, `ood`, the
+    out-of-distribution set), held-out tests."""
+    task_set, max_tasks = (cfg.eval.ood_set, cfg.eval.ood_max_tasks) if ood else (cfg.eval_task_set, cfg.eval.max_tasks)
     greedy = StageDir(folder / GREEDY_RUN)
     figures: dict = {}
-    g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, split, 1, 0.0))
+    g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, task_set, split, max_tasks, 1, 0.0))
     _say("eval greedy", g)
     # The sub-runs' own times, so a resumed loop reports the time the work took, not ~0 s of rereading.
     wall = g.get("wall_s", 0.0)
@@ -169,8 +223,9 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     figures["n_tasks"] = g["n_tasks"]
     k = cfg.eval.samples
     if k > 0:
-        sampled = StageDir(folder / "eval_sampled")
-        s = sampled.done() or sampled.finish(_eval_run(cfg, model, sampled.path, split, k, cfg.run.temperature))
+        sampled = StageDir(folder / SAMPLED_RUN)
+        s = sampled.done() or sampled.finish(_eval_run(cfg, model, sampled.path, task_set, split, max_tasks, k,
+                                                       cfg.run.temperature))
         figures[f"pass@{k}"] = s[f"pass@{k}"]
         figures["sampled_pass@1"] = s["pass@1"]
         wall += s.get("wall_s", 0.0)
@@ -178,12 +233,13 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
     return figures
 
 
-def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: int, temperature: float) -> dict:
+def _eval_run(cfg: ImproveConfig, model: str, out: Path, task_set: str, split: str, max_tasks: int | None,
+              samples: int, temperature: float) -> dict:
     from codeagent.run import run_agent
     from codeagent.verify.stage import verify_run
     started = time.monotonic()
-    run_agent(replace(cfg.run, task_set=cfg.eval_task_set, split=split, model=model, samples=samples,
-                      temperature=temperature, max_tasks=cfg.eval.max_tasks), out)
+    run_agent(replace(cfg.run, task_set=task_set, split=split, model=model, samples=samples,
+                      temperature=temperature, max_tasks=max_tasks), out)
     verify_run(out, replace(cfg.verify, verifiers=(REFERENCE,), model=None))
     counts = solved_counts(out)
     figures = {"n_tasks": len(counts), "n_solved": sum(c > 0 for _, c in counts.values()),
@@ -194,8 +250,15 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, split: str, samples: in
     return figures
 
 
-def _diversity(cfg: ImproveConfig, run_dir: Path, split: str) -> dict:
-    tasks = tasks_by_id(load_tasks(cfg.task_set, split))
+def _eval_diversity(cfg: ImproveConfig, figures: dict, folder: Path, split: str) -> None:
+    """Diversity of the model's sampled eval solutions (the collapse watch compares it with the base
+    model's: the same tasks, the same number of samples)."""
+    if StageDir(folder / SAMPLED_RUN).done() is not None:
+        figures["diversity"] = _diversity(cfg, folder / SAMPLED_RUN, split, cfg.eval_task_set)
+
+
+def _diversity(cfg: ImproveConfig, run_dir: Path, split: str, task_set: str | None = None) -> dict:
+    tasks = tasks_by_id(load_tasks(task_set or cfg.task_set, split))
     sols: dict[str, list[str]] = {}
     for a in RunFolder(run_dir).attempts(required=False):
         task = tasks.get(a.task_id)
@@ -219,7 +282,9 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
     mine = cfg.to_dict()
     if path.is_file():
         theirs = json.loads(path.read_text())
-        differ = {k: (a, b) for k, a, b in config_differences(theirs, mine) if k not in EXTENSIBLE}
+        defaults = _flat(ImproveConfig().to_dict())
+        differ = {k: (a, b) for k, a, b in config_differences(theirs, mine)
+                  if k not in EXTENSIBLE and not (_absent(theirs, k) and b == defaults.get(k))}
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "
                             "use another --out, or the same options to resume (--iterations may grow)")
@@ -229,6 +294,22 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         if theirs == mine:
             return
     path.write_text(json.dumps(mine, indent=2))
+
+
+def _flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        out.update(_flat(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+    return out
+
+
+def _absent(config: dict, dotted: str) -> bool:
+    """Is this field missing from a recorded config (an option added since, which — at its default —
+    changes nothing the loop did)?"""
+    *parents, name = dotted.split(".")
+    for p in parents:
+        config = config.get(p, {})
+    return name not in config
 
 
 def _write_metrics(out: Path, metrics: list[dict]) -> None:

@@ -7,10 +7,10 @@ discordant tasks (McNemar's exact test)."""
 
 from __future__ import annotations
 
-from math import comb
 from pathlib import Path
 
 from codeagent.runfolder import RunFolder
+from codeagent.stats import sign_test_p
 from codeagent.verify import REFERENCE, accepts
 
 from .layout import greedy_stage
@@ -38,15 +38,6 @@ def greedy_solved(out: Path, iteration: int) -> set[str] | None:
     """Tasks the greedy eval of row `iteration` solved; None until that eval has finished."""
     outcomes = greedy_outcomes(out, iteration)
     return None if outcomes is None else {task for task, solved in outcomes.items() if solved}
-
-
-def sign_test_p(gained: int, lost: int) -> float:
-    """Exact two-sided p-value of `gained` vs `lost` under 'each change is a coin flip'."""
-    n = gained + lost
-    if n == 0:
-        return 1.0
-    tail = sum(comb(n, k) for k in range(min(gained, lost) + 1)) / 2 ** n
-    return min(1.0, 2 * tail)
 
 
 def paired_change(before: set[str], after: set[str]) -> dict:

@@ -8,9 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from codeagent.stats import describe
+
 from .config import ImproveConfig
 from .layout import METRICS_FILE
 from .paired import changes_vs_base
+from .watch import report_lines
 
 PLOT_FILE = "learning_curve.png"
 REPORT_FILE = "report.md"
@@ -26,6 +29,31 @@ def _vs_base(paired: dict | None) -> str:
     return "-" if paired is None else f"+{paired['gained']}/-{paired['lost']} (p={paired['p']:.2f})"
 
 
+def _ci(e: dict) -> str:
+    """The primary measure's mean and interval, e.g. '0.412 [0.350, 0.470]'."""
+    key = e.get("measure")
+    ci = e.get(f"{key}_ci") if key else None
+    return "-" if ci is None or e.get(key) is None else f"{e[key]:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
+
+
+def _diff(e: dict) -> str:
+    d = e.get("vs_base")
+    return "-" if d is None else f"{d['diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+
+def _verdict(e: dict) -> str:
+    d = e.get("vs_base")
+    return "-" if d is None else d["verdict"]
+
+
+def measured_columns(prefix: str, e: dict) -> tuple[list[str], list[str]]:
+    """Head and cells of an eval's measured columns: its primary pass@1 with the 95% interval, the
+    paired difference to the base model with its interval, and the verdict word."""
+    what = "sampled pass@1" if e.get("measure") == "sampled_pass@1" else "pass@1"
+    return ([f"{prefix}{what} [95% CI]", f"{prefix}Δ vs base [95% CI]", f"{prefix}verdict"],
+            [_ci(e), _diff(e), _verdict(e)])
+
+
 def _changes(out: Path | None, metrics: list[dict]) -> dict[int, dict] | None:
     return None if out is None else changes_vs_base(out, [m["iteration"] for m in metrics])
 
@@ -35,7 +63,8 @@ def rows(cfg: ImproveConfig, metrics: list[dict], changes: dict[int, dict] | Non
     """The table of iterations; with `changes` (paired.changes_vs_base), also the greedy eval tasks
     gained/lost against the base model and the sign test's p-value."""
     k = f"pass@{cfg.eval.samples}" if cfg.eval.samples > 1 else None
-    head = ["iter", "model", "eval pass@1"] + (["vs base"] if changes is not None else []) + ([f"eval {k}"] if k else []) + [
+    measured_head = measured_columns("", metrics[0].get("eval", {}))[0] if metrics else []
+    head = ["iter", "model", "eval pass@1"] + (["vs base"] if changes is not None else []) + ([f"eval {k}"] if k else []) + measured_head + [
         "train solve", "gen. precision", "gen. recall", "examples", "distinct/task", "pairwise dist", "wall s"]
     body = []
     for m in metrics:
@@ -44,7 +73,7 @@ def rows(cfg: ImproveConfig, metrics: list[dict], changes: dict[int, dict] | Non
         model = "base" if m["iteration"] == 0 else ("(untrained)" if m.get("training", {}).get("model") is None else f"iter_{m['iteration'] - 1}/model")
         body.append([str(m["iteration"]), model, _fmt(e.get("pass@1"))]
                     + ([_vs_base(changes.get(m["iteration"]))] if changes is not None else [])
-                    + ([_fmt(e.get(k))] if k else []) + [
+                    + ([_fmt(e.get(k))] if k else []) + measured_columns("", e)[1] + [
             _fmt(v.get("train_solve_rate")), _fmt(v.get("generated_precision")), _fmt(v.get("generated_recall")),
             _fmt(m.get("data", {}).get("n_examples")), _fmt(d.get("distinct_per_task")),
             _fmt(d.get("mean_pairwise_distance")), f"{sum(m.get('wall_s', {}).values()):.0f}"])
@@ -93,8 +122,22 @@ def plot(cfg: ImproveConfig, metrics: list[dict], path: Path) -> None:
         pts = [(x, y) for x, y in zip(its, ys) if y is not None]
         if pts:
             ax.plot(*zip(*pts), marker="o", label=label)
+    for key, e in (("eval", metrics[0].get("eval", {})), ("eval_ood", metrics[0].get("eval_ood"))):
+        if e and e.get("measure"):
+            _error_bars(ax, metrics, key, e["measure"], f"{'out-of-distribution ' if key == 'eval_ood' else ''}"
+                                                        f"eval {e['measure'].replace('_', ' ')} (95% CI)")
     ax.set_title(f"{cfg.model} on {cfg.task_set}, {cfg.verifier} verifier")
     _save(plt, fig, ax, path, its, 1.0)
+
+
+def _error_bars(ax, metrics: list[dict], key: str, measure: str, label: str) -> None:
+    """The measure of each row's `key` eval with its bootstrap interval as an error bar."""
+    pts = [(m["iteration"], m[key][measure], m[key][f"{measure}_ci"]) for m in metrics
+           if m.get(key, {}).get(measure) is not None and m[key].get(f"{measure}_ci")]
+    if pts:
+        xs, ys, cis = zip(*pts)
+        yerr = [[y - ci[0] for y, ci in zip(ys, cis)], [ci[1] - y for y, ci in zip(ys, cis)]]
+        ax.errorbar(xs, ys, yerr=yerr, marker="s", capsize=4, linestyle=":", label=label)
 
 
 def plot_side_by_side(loops: list[Path], path: Path) -> None:
@@ -115,6 +158,19 @@ def plot_side_by_side(loops: list[Path], path: Path) -> None:
     _save(plt, fig, ax, path, iterations, min(1.0, top * 1.3 + 0.02))
 
 
+def verdict_lines(metrics: list[dict]) -> list[str]:
+    """The last iteration's verdict against the base model on each eval set, in words: "improved" or
+    "worse" only when the paired interval excludes zero, else "within noise", the interval shown."""
+    last = metrics[-1]
+    out = []
+    for key, where in (("eval", "eval split"), ("eval_ood", "out-of-distribution set")):
+        d = last.get(key, {}).get("vs_base")
+        if d is not None:
+            out += ["", f"**Iteration {last['iteration']} vs base, {where}: "
+                        f"{describe(d, d['measure'].replace('_', ' '))}.**"]
+    return out
+
+
 def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     plot(cfg, metrics, out / PLOT_FILE)
     changes = _changes(out, metrics)
@@ -124,6 +180,7 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
              f"eval on `{cfg.eval_task_set}` test split.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in body]
+    lines += verdict_lines(metrics)
     first, last = metrics[0].get("eval", {}).get("pass@1"), metrics[-1].get("eval", {}).get("pass@1")
     if first is not None and last is not None:
         verdict = "went up" if last > first else ("is unchanged" if last == first else "went down")
@@ -135,6 +192,14 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
             noise = "unlikely to be noise" if paired["p"] < 0.05 else "within noise"
             lines[-1] += (f" Against the base model, greedy eval gained {paired['gained']} task(s) and lost "
                           f"{paired['lost']}; exact sign test p = {paired['p']:.2f} ({noise}).")
+    lines += report_lines(metrics)
+    if metrics[0].get("eval_ood"):
+        ood = metrics[0]["eval_ood"]
+        head = ["iter"] + measured_columns("", ood)[0]
+        lines += ["", f"Out-of-distribution eval (`{cfg.eval.ood_set}`, {ood.get('n_tasks')} tasks):", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join([str(m["iteration"])] + measured_columns("", m.get("eval_ood", {}))[1]) + " |"
+                  for m in metrics]
     lines += ["", f"![learning curve]({PLOT_FILE})", "", "Stage wall times (s):", ""]
     for m in metrics:
         lines.append(f"- iteration {m['iteration']}: " + ", ".join(f"{k} {v:.0f}" for k, v in m.get("wall_s", {}).items()))

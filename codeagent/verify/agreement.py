@@ -24,10 +24,14 @@ class Ranked:
     cluster_score: float
 
 
-def codet_rank(passed: Mapping[str, frozenset[str]]) -> dict[str, Ranked]:
+def codet_rank(passed: Mapping[str, frozenset[str]], min_cluster_size: int = 1,
+               min_tests_passed: int = 1) -> dict[str, Ranked]:
     """candidate id -> its cluster's standing, for the eligible candidates of one task.
 
-    `passed` maps each candidate to the set of generated test names it passed.
+    `passed` maps each candidate to the set of generated test names it passed. The top cluster is
+    accepted only if it holds at least `min_cluster_size` candidates that pass at least
+    `min_tests_passed` tests (thresholds: a lone sample agreeing with itself on one test is weak
+    evidence); below them the task accepts nothing.
     """
     clusters: dict[frozenset[str], list[str]] = {}
     for cid, tests in passed.items():
@@ -37,7 +41,7 @@ def codet_rank(passed: Mapping[str, frozenset[str]]) -> dict[str, Ranked]:
     out = {}
     for tests, members in clusters.items():
         score, n = scored[tests]
-        accepted = score > 0 and (score, n) == best
+        accepted = score > 0 and (score, n) == best and len(members) >= min_cluster_size and n >= min_tests_passed
         for cid in members:
             out[cid] = Ranked(accepted=accepted, tests_passed=n, cluster_size=len(members), cluster_score=float(score))
     return out

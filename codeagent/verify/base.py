@@ -101,3 +101,14 @@ class KnowsExamples(Protocol):
 
     def passed_pairs(self, task: Task, c: Candidate, reports: Mapping[str, TestReport]) -> list:
         ...
+
+
+@runtime_checkable
+class FollowsUp(Protocol):
+    """A verifier that needs a second round of test jobs chosen from the first round's reports (e.g.
+    mutants of the solution its tests agreed on). The stage runs them after the hack guard, before
+    `judge`, which then sees both rounds' reports."""
+
+    def followup_jobs(self, task: Task, candidates: Sequence[Candidate],
+                      reports: Mapping[str, TestReport]) -> list[TestJob]:
+        ...

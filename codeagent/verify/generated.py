@@ -4,10 +4,17 @@ then dual execution agreement (CodeT, `agreement.py`) picks the accepted cluster
 The tests themselves come from `testgen.py`: written once per task by a model when the verifier
 is created (`create`), stored in the run folder's generated tests and reused on rerun. Judging is
 a pure function of those tests and the reports.
+
+Optionally (`VerifyConfig.mutation`) the tests' adequacy is checked: the accepted solution's
+mutants (`mutation.py`) are run against the same tests in a second round of jobs
+(`followup_jobs`); the fraction killed is the task's mutation score, and in "filter" mode the
+agreement is re-ranked on only the tests that kill some mutant, so a test set that kills none
+accepts nothing. Agreement thresholds (`min_cluster_size`, `min_tests_passed`) apply to both.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
@@ -19,6 +26,7 @@ from codeagent.runfolder import CONFIG_FILE
 from codeagent.tasks.base import Task
 
 from .agreement import codet_rank
+from .mutation import Mutant, mutants
 from .base import Candidate, VerifierContext, VerifyError
 from .probe import assert_pairs
 from .record import GeneratedVerdict
@@ -35,7 +43,12 @@ class GeneratedVerifier:
 
     @classmethod
     def create(cls, ctx: VerifierContext) -> "GeneratedVerifier":
-        return cls(ensure_tests(ctx), ctx.config.timeout_s)
+        cfg = ctx.config
+        if cfg.mutation not in MUTATION_MODES:
+            raise VerifyError(f"verify.mutation must be one of {', '.join(map(str, MUTATION_MODES))}; "
+                              f"got {cfg.mutation!r}")
+        return cls(ensure_tests(ctx), cfg.timeout_s, Thresholds(cfg.min_cluster_size, cfg.min_tests_passed),
+                   cfg.mutation, cfg.mutants)
 
     @staticmethod
     def accepts(part: GeneratedVerdict) -> bool:
@@ -56,10 +69,15 @@ class GeneratedVerifier:
         passed = self.passed_tests(c, reports)
         return [p for src in gen.tests if _test_name(src) in passed for p in assert_pairs(src, task.entry_point)]
 
-    def __init__(self, tests: Mapping[str, GeneratedTests], timeout_s: float = DEFAULT_TIMEOUT_S):
-        """tests: task id -> its generated tests (a task missing here is a bug of the caller)."""
+    def __init__(self, tests: Mapping[str, GeneratedTests], timeout_s: float = DEFAULT_TIMEOUT_S,
+                 thresholds: "Thresholds | None" = None, mutation: str | None = None, n_mutants: int = 8):
+        """tests: task id -> its generated tests (a task missing here is a bug of the caller).
+        mutation: None, "report" or "filter" (see `VerifyConfig.mutation`)."""
         self.tests = tests
         self.timeout_s = timeout_s
+        self.thresholds = thresholds or Thresholds()
+        self.mutation = mutation
+        self.n_mutants = n_mutants
 
     @staticmethod
     def key(c: Candidate) -> str:
@@ -91,21 +109,106 @@ class GeneratedVerifier:
     def passed_tests(self, c: Candidate, reports: Mapping[str, TestReport]) -> frozenset[str]:
         return frozenset(name for name, outcome in self.outcomes(c, reports).items() if outcome == "passed")
 
+    def _rank(self, passed: Mapping[str, frozenset[str]]) -> dict:
+        return codet_rank(passed, self.thresholds.min_cluster_size, self.thresholds.min_tests_passed)
+
+    def _first_pass(self, task: Task, candidates: Sequence[Candidate], reports: Mapping[str, TestReport]):
+        """(tests each eligible candidate passed, their ranking on all tests, the accepted candidate
+        with the lowest sample index or None)."""
+        # Empty, unappliable or hack-flagged candidates neither get accepted nor lend agreement.
+        passed = {c.attempt_id: self.passed_tests(c, reports) for c in candidates if c.eligible}
+        ranked = self._rank(passed)
+        accepted = [c for c in candidates if c.attempt_id in ranked and ranked[c.attempt_id].accepted]
+        return passed, ranked, min(accepted, key=lambda c: c.sample_index, default=None)
+
+    def _mutants(self, task: Task, solution: Candidate | None) -> list[Mutant]:
+        if self.mutation is None or solution is None or self.module(task) is None:
+            return []
+        return mutants(solution.files[task.prompt_file], self.n_mutants)
+
+    def followup_jobs(self, task: Task, candidates: Sequence[Candidate],
+                      reports: Mapping[str, TestReport]) -> list[TestJob]:
+        """The generated tests against each mutant of the accepted solution (mutation on only)."""
+        if self.mutation is None:
+            return []
+        _, _, solution = self._first_pass(task, candidates, reports)
+        source = self.module(task)
+        return [TestJob(key=_mutant_key(task, k), files={**solution.files, task.prompt_file: m.source},
+                        test_files={GENERATED_TEST_FILE: source}, timeout_s=self.timeout_s,
+                        judge=function_judge(task))
+                for k, m in enumerate(self._mutants(task, solution))]
+
+    def adequacy(self, task: Task, solution: Candidate | None, passed: frozenset[str],
+                 reports: Mapping[str, TestReport]) -> Adequacy | None:
+        """Which of the tests `solution` passed kill which of its mutants; None without mutants."""
+        made = self._mutants(task, solution)
+        if not made:
+            return None
+        killers, killed, run = set(), 0, 0
+        for k in range(len(made)):
+            r = reports.get(_mutant_key(task, k))
+            if r is None:  # not run (cannot happen through the stage): neither killed nor survived
+                continue
+            killing = passed - _passed(r)  # tests the solution passes and the mutant does not
+            killers |= killing
+            killed += bool(killing)
+            run += 1
+        if not run:
+            return None
+        return Adequacy(score=round(killed / run, 4), killers=frozenset(killers), n_mutants=run)
+
     def judge(self, task: Task, candidates: Sequence[Candidate],
               reports: Mapping[str, TestReport]) -> dict[str, GeneratedVerdict]:
         n_tests = len(self.tests[task.id].tests) if self.module(task) is not None else 0
-        passed = {c.attempt_id: self.passed_tests(c, reports) for c in candidates}
-        # Empty, unappliable or hack-flagged candidates neither get accepted nor lend agreement.
-        ranked = codet_rank({c.attempt_id: passed[c.attempt_id] for c in candidates if c.eligible})
+        passed, ranked, solution = self._first_pass(task, candidates, reports)
+        adequacy = self.adequacy(task, solution, passed[solution.attempt_id], reports) if solution else None
+        if adequacy is not None and self.mutation == "filter":
+            # Agreement on tests that kill no mutant is agreement on tests that check nothing.
+            ranked = self._rank({cid: tests & adequacy.killers for cid, tests in passed.items()})
         out = {}
         for c in candidates:
-            n = len(passed[c.attempt_id])
+            n = len(self.passed_tests(c, reports))
             rank = ranked.get(c.attempt_id)
             out[c.attempt_id] = GeneratedVerdict(
                 accepted=bool(rank and rank.accepted), tests_passed=n, n_tests=n_tests,
                 cluster_size=rank.cluster_size if rank else 0, cluster_score=rank.cluster_score if rank else 0.0,
-                passes_all=c.eligible and n_tests > 0 and n == n_tests, per_test=self.outcomes(c, reports))
+                passes_all=c.eligible and n_tests > 0 and n == n_tests, per_test=self.outcomes(c, reports),
+                mutation_score=adequacy.score if adequacy else None,
+                adequate_tests=len(adequacy.killers) if adequacy else None)
         return out
+
+
+MUTATION_MODES = (None, "report", "filter")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Agreement thresholds (`VerifyConfig.min_cluster_size`, `.min_tests_passed`)."""
+
+    min_cluster_size: int = 1
+    min_tests_passed: int = 1
+
+
+@dataclass(frozen=True)
+class Adequacy:
+    """How well a task's generated tests tell its accepted solution from mutants of it."""
+
+    score: float
+    """Mutants killed / mutants made."""
+    killers: frozenset[str]
+    """Tests that kill at least one mutant."""
+    n_mutants: int
+
+
+def _passed(r: TestReport | None) -> frozenset[str]:
+    """Names of the generated tests a job's report says passed (a timed-out job passed none)."""
+    if r is None:
+        return frozenset()
+    return frozenset(name.split("::", 1)[-1] for name, outcome in r.per_test.items() if outcome == "passed")
+
+
+def _mutant_key(task: Task, k: int) -> str:
+    return f"mutant::{task.id}::{k}"
 
 
 def _test_name(src: str) -> str:

@@ -37,6 +37,11 @@ class GeneratedVerdict:
     """Passed every sanitized generated test (the no-agreement baseline)."""
     per_test: dict[str, str] = field(default_factory=dict)
     """Generated test name (test_gen_k) -> outcome for this attempt (empty in older records)."""
+    mutation_score: float | None = None
+    """Of the task: the fraction of mutants of its accepted solution that its generated tests kill
+    (`mutation.py`); None when adequacy is not checked or there is nothing to mutate."""
+    adequate_tests: int | None = None
+    """Of the task: how many generated tests kill at least one mutant."""
 
 
 @dataclass

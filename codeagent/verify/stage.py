@@ -27,7 +27,7 @@ from codeagent.runfolder import RunFolder, RunFolderError
 from codeagent.trajectory import Attempt
 
 from . import REFERENCE, verifier_class
-from .base import Candidate, KnowsExamples, VerifierContext, VerifyError
+from .base import Candidate, FollowsUp, KnowsExamples, VerifierContext, VerifyError
 from .gap import gap_report
 from .hacks import static_flags
 from .judging import runtime_flags
@@ -57,6 +57,16 @@ class VerifyConfig:
     """Seconds per test job."""
     cache_dir: Path | None = None
     """Content-keyed result cache of the test engine (None: the one `codeagent eval` uses)."""
+    min_cluster_size: int = 1
+    """Generated verifier: the accepted agreement cluster must hold at least this many candidates."""
+    min_tests_passed: int = 1
+    """Generated verifier: ... whose members pass at least this many generated tests."""
+    mutation: str | None = None
+    """Generated verifier, test adequacy by mutants of the accepted solution (`mutation.py`): None:
+    off; "report": record each task's mutation score; "filter": also re-rank agreement on only the
+    tests that kill a mutant, so a task whose tests kill none accepts nothing."""
+    mutants: int = 8
+    """Most mutants per task when `mutation` is on (each one more test job)."""
     executor: str = "local"
     """Where test batches run: `local` (threads) or `ray` (workers across a cluster)."""
     executor_options: dict = field(default_factory=dict)
@@ -178,6 +188,13 @@ def _verify_chunk(chunk, engine: TestEngine, verifiers: list, cfg: VerifyConfig)
                 for v in examples:
                     pairs += v.passed_pairs(task, c, reports)
             c.hack_flags += hardcoded_flags(task.repo_files, c.files, pairs)
+    # A second engine call only for verifiers whose jobs depend on the first call's results.
+    more = [j for task, _ in chunk for v in verifiers if isinstance(v, FollowsUp)
+            for j in v.followup_jobs(task, cands[task.id], reports)]
+    if more:
+        reports.update({r.key: r for r in engine.run(more)})
+
+    for task, _ in chunk:
         parts = {v.name: v.judge(task, cands[task.id], reports) for v in verifiers}
         for c in cands[task.id]:
             timings = {}

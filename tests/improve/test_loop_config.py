@@ -23,3 +23,14 @@ def test_iterations_may_grow_but_not_shrink(tmp_path):
     assert json.loads((tmp_path / CONFIG_FILE).read_text())["iterations"] == 3
     with pytest.raises(UserError, match="--iterations 3"):
         _check_config(preset_config("ci", iterations=2), tmp_path)
+
+
+def test_options_added_since_a_loop_was_written_resume_at_their_default(tmp_path):
+    """A loop folder from before an option existed resumes while the option stays at its default."""
+    _check_config(preset_config("ci"), tmp_path)
+    recorded = json.loads((tmp_path / CONFIG_FILE).read_text())
+    del recorded["verify"]["mutation"], recorded["verify"]["min_cluster_size"], recorded["test_model"]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(recorded))
+    _check_config(preset_config("ci"), tmp_path)
+    with pytest.raises(UserError, match="verify.mutation"):
+        _check_config(preset_config("ci", mutation="filter"), tmp_path)

@@ -1,0 +1,61 @@
+"""Eval figures with their uncertainty, for metrics.json and the report.
+
+Per-task results are read back from an eval folder's finished runs (greedy: one attempt per
+task; sampled: `eval.samples` attempts at the run's temperature, whose per-task pass rate is the
+unbiased sampled pass@1). From them: the 95% bootstrap interval of pass@1 over tasks, and — for
+a trained model — the paired difference to the base model on the same tasks with its interval,
+sign and permutation tests and the verdict word (`codeagent.stats`). The primary measure is
+sampled pass@1 when the loop samples, else greedy pass@1.
+
+Computed from the run folders each time the loop (or a resume) assembles a metrics row, so a
+loop folder written before these figures existed gains them on its next run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from codeagent.stats import bootstrap_mean, paired_difference, pass_rates, rounded
+
+from .layout import GREEDY_RUN, SAMPLED_RUN, StageDir
+from .paired import solved_counts
+
+MEASURES = {"greedy": "pass@1", "sampled": "sampled_pass@1"}
+"""per-task record -> the metrics key of its mean."""
+
+
+def per_task(folder: Path) -> dict[str, dict[str, list[int]]]:
+    """{"greedy": {task: [attempts, correct]}, "sampled": {...}} of the finished eval runs in `folder`."""
+    out = {}
+    for name, run in (("greedy", GREEDY_RUN), ("sampled", SAMPLED_RUN)):
+        stage = StageDir(Path(folder) / run)
+        if stage.done() is not None:
+            out[name] = {t: [n, c] for t, (n, c) in sorted(solved_counts(stage.path).items())}
+    return out
+
+
+def primary(figures: dict) -> str:
+    """The per-task record an eval is judged by: sampled when there is one."""
+    return "sampled" if figures.get("per_task", {}).get("sampled") else "greedy"
+
+
+def rates(figures: dict, name: str) -> dict[str, float]:
+    return pass_rates({t: tuple(nc) for t, nc in figures.get("per_task", {}).get(name, {}).items()})
+
+
+def measured(figures: dict, folder: Path, base: dict | None = None) -> dict:
+    """`figures` of the eval in `folder` with per-task counts, the interval of each pass@1 and,
+    given the base model's (measured) figures, the paired differences to it."""
+    figures["per_task"] = per_task(folder)
+    figures["measure"] = MEASURES[primary(figures)]
+    for name, key in MEASURES.items():
+        values = list(rates(figures, name).values())
+        if values:
+            ci = bootstrap_mean(values)
+            figures[f"{key}_ci"] = [rounded(ci.low), rounded(ci.high)]
+    if base is not None:
+        for name, field in (("greedy", "vs_base_greedy"), (primary(figures), "vs_base")):
+            mine, theirs = rates(figures, name), rates(base, name)
+            if mine and set(mine) & set(theirs):
+                figures[field] = {"measure": MEASURES[name], **paired_difference(theirs, mine).to_dict()}
+    return figures
