@@ -1,4 +1,4 @@
-"""codeagent tasks: list task sets, show their tasks."""
+"""codeagent tasks: list task sets, show their tasks, validate them, synthesize repository tasks."""
 
 HELP = "list task sets and show their tasks"
 
@@ -14,6 +14,18 @@ def add_arguments(p) -> None:
     val.add_argument("task_set")
     val.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
     val.add_argument("--workers", type=int, default=2)
+    syn = sub.add_parser("synthesize", help="make validated bug-fix tasks from real libraries (task_sets/sources/)")
+    syn.add_argument("--source", action="append", required=True,
+                     help="a source name in task_sets/sources/ or a path to a source YAML (repeatable)")
+    syn.add_argument("--strategies", help="comma-separated bug strategies (default: all procedural ones)")
+    syn.add_argument("--model", help="self-play strategy: not implemented yet (refused)")
+    syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
+    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--heldout-library", help="a source whose tasks all go to the test split")
+    syn.add_argument("--out", required=True, help="the set folder to write (resumes its .synth/ journal)")
+    syn.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
+    syn.add_argument("--workers", type=int, default=2)
 
 
 def run(args) -> int:
@@ -49,7 +61,32 @@ def run(args) -> int:
         console.print(table)
         console.print(f"{len(tasks)} tasks")
         return 0
+    if args.tasks_command == "synthesize":
+        return _synthesize(args, console)
     from codeagent.tasks.validate import print_validation, validate_tasks
     report = validate_tasks(load_tasks(args.task_set), backend=args.backend, workers=args.workers)
     print_validation(report)
     return 0 if report.ok else 1
+
+
+def _synthesize(args, console) -> int:
+    from pathlib import Path
+
+    from codeagent.errors import UserError
+    from codeagent.repos.synthesize import synthesize
+    if args.model:
+        raise UserError("--model (the self-play strategy) is not implemented yet; use the procedural strategies")
+    strategies = [s.strip() for s in args.strategies.split(",")] if args.strategies else None
+    stats = synthesize(args.source, Path(args.out), strategies, seed=args.seed, max_candidates=args.max_candidates,
+                       max_tasks=args.max, heldout_library=args.heldout_library, backend=args.backend,
+                       workers=args.workers)
+    from rich.table import Table
+    table = Table("source", "pristine tests", "candidates", "kept", "why dropped", "seconds")
+    table.columns[4].no_wrap = True
+    for s in stats:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(s.reasons.items()) if k != "kept")
+        table.add_row(s.source, str(s.baseline_tests), str(sum(s.candidates.values())), str(sum(s.kept.values())),
+                      dropped, str(s.seconds))
+    console.print(table)
+    console.print(f"wrote {args.out}")
+    return 0
