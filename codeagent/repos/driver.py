@@ -90,7 +90,12 @@ def _message(report):
     return (lines[-1][1:].strip() if lines else text[-MESSAGE_CHARS:])[:MESSAGE_CHARS]
 
 
-def child(spec, fd, ini):
+def child(spec, fd, ini, scratch):
+    # Bytecode goes to (and is read from) a fresh folder of ours: files are written into the
+    # sandbox with a fixed mtime, so a `__pycache__` left by an earlier run, or planted by a
+    # patch, would otherwise be taken for the current source when the size matches.
+    sys.dont_write_bytecode = True
+    sys.pycache_prefix = os.path.join(scratch, "pycache")
     import pytest  # from the image's site-packages, before the repository is on sys.path
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` would, for the library's imports
     args = ["-c", ini, "--rootdir", os.getcwd(), "--noconftest", "-p", "no:cacheprovider",
@@ -103,8 +108,8 @@ def main(spec_path):
     with open(spec_path) as f:
         spec = json.load(f)
     os.unlink(spec_path)
-    scratch = "/tmp/codeagent-repo-driver-%d" % os.getpid()
-    os.makedirs(scratch, exist_ok=True)
+    scratch = "/tmp/codeagent-repo-driver-%d-%d" % (os.getpid(), time.time_ns())
+    os.makedirs(scratch)
     ini = os.path.join(scratch, "pytest.ini")
     with open(ini, "w") as f:
         f.write("[pytest]\n" + spec.get("ini", ""))
@@ -121,7 +126,7 @@ def main(spec_path):
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         try:
-            child(spec, w, ini)
+            child(spec, w, ini, scratch)
         finally:
             os._exit(70)
     os.close(w)

@@ -35,7 +35,9 @@ def statement(level: int, library: str, file: str, function: str, messages: list
         raise ValueError(f"unknown localization level {level}; known: {LEVELS}")
     seen, kept = set(), []
     for m in messages:
-        m = " ".join(m.split())[:300]
+        # The first line only: pytest's assertion rewriting adds "where x = f(...)" lines that
+        # quote the test's own expressions.
+        m = " ".join((m.splitlines() or [""])[0].split())[:300]
         if m and m not in seen and not leaks_test_source(m, test_sources):
             seen.add(m)
             kept.append(m)
