@@ -90,18 +90,27 @@ def _message(report):
     return (lines[-1][1:].strip() if lines else text[-MESSAGE_CHARS:])[:MESSAGE_CHARS]
 
 
-def child(spec, fd, ini, scratch):
-    # Bytecode goes to (and is read from) a fresh folder of ours: files are written into the
-    # sandbox with a fixed mtime, so a `__pycache__` left by an earlier run, or planted by a
-    # patch, would otherwise be taken for the current source when the size matches.
+def child(spec, fd, ini):
+    # No bytecode is written into the repository (see remove_bytecode).
     sys.dont_write_bytecode = True
-    sys.pycache_prefix = os.path.join(scratch, "pycache")
     import pytest  # from the image's site-packages, before the repository is on sys.path
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` would, for the library's imports
     args = ["-c", ini, "--rootdir", os.getcwd(), "--noconftest", "-p", "no:cacheprovider",
             "-q", "--tb=short", "-W", "ignore::DeprecationWarning"] + list(spec["files"])
     pytest.main(args, plugins=[ReportPlugin(fd, spec.get("select"))])
     os._exit(0)  # the status carries nothing; skip atexit hooks the library may have installed
+
+
+def remove_bytecode(root):
+    """Delete every `__pycache__` under the repository. Files are written into the sandbox with a
+    fixed mtime, so a .pyc left by an earlier run, or planted by a patch, would be taken for the
+    current source whenever the sizes match. (The system's own .pyc files are kept: recompiling
+    the standard library and pytest on every run would cost seconds.)"""
+    import shutil
+    for dirpath, dirnames, _ in os.walk(root):
+        if "__pycache__" in dirnames:
+            shutil.rmtree(os.path.join(dirpath, "__pycache__"), ignore_errors=True)
+            dirnames.remove("__pycache__")
 
 
 def main(spec_path):
@@ -114,6 +123,7 @@ def main(spec_path):
     with open(ini, "w") as f:
         f.write("[pytest]\n" + spec.get("ini", ""))
     out_path = os.path.join(scratch, "output.txt")
+    remove_bytecode(os.getcwd())
     r, w = os.pipe()
     start = time.monotonic()
     pid = os.fork()
@@ -126,7 +136,7 @@ def main(spec_path):
         devnull = os.open(os.devnull, os.O_RDONLY)
         os.dup2(devnull, 0)
         try:
-            child(spec, w, ini, scratch)
+            child(spec, w, ini)
         finally:
             os._exit(70)
     os.close(w)
