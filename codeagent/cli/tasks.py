@@ -26,6 +26,14 @@ def add_arguments(p) -> None:
     syn.add_argument("--out", required=True, help="the set folder to write (resumes its .synth/ journal)")
     syn.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
     syn.add_argument("--workers", type=int, default=2)
+    exp = sub.add_parser("export-swebench", help="write a repository set as SWE-bench instances (JSONL)")
+    exp.add_argument("task_set")
+    exp.add_argument("--split", choices=["train", "test"])
+    exp.add_argument("--out", required=True, help="the JSONL file to write")
+    exp.add_argument("--repos", help="also write a git repo per library whose commits are the base_commits")
+    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances and check them")
+    imp.add_argument("file", help="instances, one JSON object a line")
+    imp.add_argument("--repos", required=True, help="folder of local clones: REPOS/<owner>__<name> or REPOS/<name>")
 
 
 def run(args) -> int:
@@ -63,6 +71,8 @@ def run(args) -> int:
         return 0
     if args.tasks_command == "synthesize":
         return _synthesize(args, console)
+    if args.tasks_command in ("export-swebench", "import-swebench"):
+        return _swebench(args, console)
     from codeagent.tasks.validate import print_validation, validate_tasks
     report = validate_tasks(load_tasks(args.task_set), backend=args.backend, workers=args.workers)
     print_validation(report)
@@ -90,3 +100,20 @@ def _synthesize(args, console) -> int:
     console.print(table)
     console.print(f"wrote {args.out}")
     return 0
+
+
+def _swebench(args, console) -> int:
+    from pathlib import Path
+
+    from codeagent.repos.swebench import export_instances, import_instances
+    from codeagent.tasks import load_tasks
+    if args.tasks_command == "export-swebench":
+        n = export_instances(load_tasks(args.task_set, args.split), Path(args.out),
+                             Path(args.repos) if args.repos else None)
+        console.print(f"wrote {n} instances to {args.out}")
+        return 0 if n else 1
+    report = import_instances(Path(args.file), Path(args.repos))
+    for problem in report.problems:
+        console.print(f"[red]skipped[/] {problem}", markup=True, highlight=False)
+    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)")
+    return 0 if report.tasks else 1
