@@ -16,7 +16,7 @@ def add_arguments(p) -> None:
     val.add_argument("--workers", type=int, default=2)
     syn = sub.add_parser("synthesize", help="make validated bug-fix tasks from real libraries (task_sets/sources/)")
     syn.add_argument("--source", action="append", required=True,
-                     help="a source name in task_sets/sources/ or a path to a source YAML (repeatable)")
+                     help="a source name in task_sets/sources/ (or a path to a source YAML), optionally NAME:MAX to cap its kept tasks (repeatable)")
     syn.add_argument("--strategies", help="comma-separated bug strategies (default: all procedural ones)")
     syn.add_argument("--model", help="self-play strategy: not implemented yet (refused)")
     syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")

@@ -270,16 +270,31 @@ class _Bar:
 def synthesize(sources: list[str], out: Path, strategies: list[str] | None = None, seed: int = 0,
                max_candidates: int | None = None, max_tasks: int | None = None, heldout_library: str | None = None,
                backend: str = "auto", workers: int = 2, progress: bool = True) -> list[SourceStats]:
-    """Build (or resume) the task set at `out` from `sources`; returns per-source stats."""
+    """Build (or resume) the task set at `out` from `sources`; returns per-source stats.
+
+    A source may carry its own cap on kept tasks as `NAME:MAX` (else `max_tasks`). The set files
+    are rewritten after each source, so a build stopped part-way leaves a usable set.
+    """
     from .taskset import write_set
     strategies = list(strategies or STRATEGIES)
-    loaded = [load_source(s) for s in sources]
-    all_records, all_stats = {}, []
-    for src in loaded:
-        records, stats = synthesize_source(src, out, strategies, seed, max_candidates, max_tasks, backend,
+    plan = []
+    for spec in sources:
+        name, _, cap = spec.partition(":")
+        if cap and not cap.isdigit():
+            raise SourceError(f"--source {spec!r}: write NAME or NAME:MAX with MAX a number of tasks")
+        plan.append((load_source(name), int(cap) if cap else max_tasks))
+    command = " ".join(["codeagent tasks synthesize", *(f"--source {spec}" for spec in sources), f"--seed {seed}",
+                        *([f"--strategies {','.join(strategies)}"] if strategies != list(STRATEGIES) else []),
+                        *([f"--max-candidates {max_candidates}"] if max_candidates else []),
+                        *([f"--max {max_tasks}"] if max_tasks else []),
+                        *([f"--heldout-library {heldout_library}"] if heldout_library else []), f"--out {out}"])
+    all_records, all_stats, done = {}, [], []
+    for src, cap in plan:
+        records, stats = synthesize_source(src, out, strategies, seed, max_candidates, cap, backend,
                                            workers, progress)
         all_records[src.name] = records
         all_stats.append(stats)
-    write_set(out, loaded, all_records, seed=seed, strategies=strategies, heldout_library=heldout_library,
-              stats=all_stats)
+        done.append(src)
+        write_set(out, done, all_records, seed=seed, strategies=strategies, heldout_library=heldout_library,
+                  stats=all_stats, command=command)
     return all_stats

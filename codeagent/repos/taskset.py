@@ -50,7 +50,7 @@ def unified_diff(path: str, old: str, new: str) -> str:
 
 
 def write_set(out: Path, sources, records: dict[str, list[dict]], *, seed: int, strategies: list[str],
-              heldout_library: str | None, stats) -> None:
+              heldout_library: str | None, stats, command: str) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "tasks").mkdir(exist_ok=True)
     split = {}
@@ -69,9 +69,7 @@ def write_set(out: Path, sources, records: dict[str, list[dict]], *, seed: int, 
         "heldout_library": heldout_library,
         "split_file": "split.json",
         "built_with": {"seed": seed, "strategies": strategies,
-                       "command": f"codeagent tasks synthesize {' '.join('--source ' + s.name for s in sources)} "
-                                  f"--seed {seed} --out task_sets/{out.name}"
-                                  + (f" --heldout-library {heldout_library}" if heldout_library else "")},
+                       "command": command},
         "stats": [{"source": s.source, "baseline_tests": s.baseline_tests, "candidates": s.candidates,
                    "kept": s.kept, "reasons": s.reasons, "seconds": s.seconds} for s in stats],
     }
