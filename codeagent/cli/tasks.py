@@ -10,7 +10,9 @@ def add_arguments(p) -> None:
     show.add_argument("task_set", help="registry name or path to a set folder")
     show.add_argument("--split", choices=["train", "test"])
     show.add_argument("--id", help="print one task in full (problem statement and repo files)")
-    val = sub.add_parser("validate", help="check every task: reference passes all held-out tests, bare stub fails one")
+    val = sub.add_parser("validate", help="check every task: reference passes all held-out tests, bare stub fails one "
+                         "(repository tasks: the bug fails every FAIL_TO_PASS test, the reference fix resolves)")
+    val.add_argument("--max-tasks", type=int, help="only the first M tasks")
     val.add_argument("task_set")
     val.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
     val.add_argument("--workers", type=int, default=2)
@@ -74,7 +76,7 @@ def run(args) -> int:
     if args.tasks_command in ("export-swebench", "import-swebench"):
         return _swebench(args, console)
     from codeagent.tasks.validate import print_validation, validate_tasks
-    report = validate_tasks(load_tasks(args.task_set), backend=args.backend, workers=args.workers)
+    report = validate_tasks(load_tasks(args.task_set)[:args.max_tasks], backend=args.backend, workers=args.workers)
     print_validation(report)
     return 0 if report.ok else 1
 

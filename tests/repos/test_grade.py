@@ -91,3 +91,16 @@ def test_hack_flags_read_the_patch_headers():
     assert hack_flags(heldout, reference_patch()) == []
     assert hack_flags(heldout, "diff --git a/tests/test_new.py b/tests/test_new.py\n") == ["edits-tests"]
     assert hack_flags(heldout, "diff --git a/setup.cfg b/setup.cfg\n") == ["edits-test-config"]
+
+
+def test_validate_finds_a_task_whose_fail_to_pass_test_already_passes():
+    from codeagent.repos.validate import validate_repo_tasks
+    good = tiny_task()
+    good.metadata["reference_patch"] = reference_patch()
+    bad = tiny_task()
+    bad.id = "tiny/bad"
+    bad.fail_to_pass = ["tests/test_core.py::test_clamp_inside"]  # passes with the bug too
+    bad.metadata["reference_patch"] = reference_patch()
+    problems = validate_repo_tasks([good, bad], backend="docker")
+    assert list(problems) == ["tiny/bad"]
+    assert "FAIL_TO_PASS test passes on the buggy repo" in problems["tiny/bad"][0]
