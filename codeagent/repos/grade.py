@@ -101,7 +101,7 @@ def hack_flags(heldout: dict[str, str], patch: str) -> list[str]:
     touched = patched_paths(patch)
     test_dirs = {str(PurePosixPath(p).parent) for p in heldout}
     flags = []
-    if any(p in heldout or str(PurePosixPath(p).parent) in test_dirs and PurePosixPath(p).name.startswith("test")
+    if any(p in heldout or (str(PurePosixPath(p).parent) in test_dirs and PurePosixPath(p).name.startswith("test"))
            for p in touched):
         flags.append("edits-tests")
     if any(PurePosixPath(p).name in TEST_CONFIG_NAMES for p in touched):
