@@ -57,12 +57,16 @@ def evaluate_predictions(tasks, predictions: dict[str, str], out: Path, backend:
     lock = threading.Lock()
 
     def one(tid: str) -> None:
-        v: RepoVerdict = grade(by_id[tid], predictions[tid], backend=backend)
+        try:
+            v: RepoVerdict = grade(by_id[tid], predictions[tid], backend=backend)
+        except Exception as e:  # noqa: BLE001 — a sandbox that failed is the harness's fault, not the patch's
+            v = RepoVerdict(task_id=tid, resolved=False, error=f"{type(e).__name__}: {str(e)[:300]}")
         r = v.to_dict()
         with lock:
             done[tid] = r
-            with open(results_path, "a") as f:
-                f.write(json.dumps(r) + "\n")
+            if not v.error:  # harness errors are not kept, so a rerun grades them again
+                with open(results_path, "a") as f:
+                    f.write(json.dumps(r) + "\n")
 
     with ThreadPoolExecutor(max(1, workers)) as pool:
         list(pool.map(one, todo))

@@ -27,6 +27,12 @@ def check_repo_task(task, backend: str = "auto") -> list[str]:
 
 def validate_repo_tasks(tasks, backend: str = "auto", workers: int = 2) -> dict[str, list[str]]:
     """task id -> problems, for the tasks that have any."""
+    def safe(task) -> list[str]:
+        try:
+            return check_repo_task(task, backend)
+        except Exception as e:  # noqa: BLE001 — reported per task; the other tasks are still checked
+            return [f"sandbox error: {type(e).__name__}: {str(e)[:300]}"]
+
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        found = dict(zip([t.id for t in tasks], pool.map(lambda t: check_repo_task(t, backend), tasks)))
+        found = dict(zip([t.id for t in tasks], pool.map(safe, tasks)))
     return {k: v for k, v in found.items() if v}
