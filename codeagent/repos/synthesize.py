@@ -204,7 +204,8 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
     with Validator(pr, backend, workers) as v:
         base = v.baseline()
         stats.baseline_tests = len(base.passing)
-        todo = [c for c in cands if c.id not in journal.done]
+        # Infra failures are the harness's, not the candidate's: a resumed build tries them again.
+        todo = [c for c in cands if c.id not in journal.done or journal.done[c.id].reason.startswith("infra")]
         kept_before = sum(journal.done[c.id].kept for c in cands if c.id in journal.done)
         stop = threading.Event()
         bar = _Bar(f"{source.name}", len(cands), len(cands) - len(todo)) if progress else None
