@@ -208,6 +208,8 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
         todo = [c for c in cands if c.id not in journal.done or journal.done[c.id].reason.startswith("infra")]
         kept_before = sum(journal.done[c.id].kept for c in cands if c.id in journal.done)
         stop = threading.Event()
+        if max_tasks and kept_before >= max_tasks:
+            stop.set()  # resumed with the cap already reached: nothing more to validate
         bar = _Bar(f"{source.name}", len(cands), len(cands) - len(todo)) if progress else None
         kept_count = [kept_before]
         lock = threading.Lock()
