@@ -24,7 +24,9 @@ def level_for(task_id: str) -> int:
 
 
 def statement(level: int, library: str, file: str, function: str, messages: list[str],
-              test_sources: dict[str, str]) -> str:
+              test_sources: dict[str, str], hide: tuple[str, ...] = ()) -> str:
+    """The statement of one bug. At level 3, a message that contains any string of `hide` (the
+    failing tests' names: a repr of a class defined in a test names it) is left out too."""
     if level == 1:
         return (f"There is a bug in the `{library}` repository: `{function}` in `{file}` does not behave as "
                 "documented, and a test that exercises it fails.\n\nFix the function. Do not change the tests.")
@@ -38,7 +40,7 @@ def statement(level: int, library: str, file: str, function: str, messages: list
         # The first line only: pytest's assertion rewriting adds "where x = f(...)" lines that
         # quote the test's own expressions.
         m = " ".join((m.splitlines() or [""])[0].split())[:300]
-        if m and m not in seen and not leaks_test_source(m, test_sources):
+        if m and m not in seen and not leaks_test_source(m, test_sources) and not any(h in m for h in hide):
             seen.add(m)
             kept.append(m)
         if len(kept) == MAX_MESSAGES:
@@ -58,3 +60,13 @@ def leaks_test_source(text: str, test_sources: dict[str, str]) -> bool:
             if len(line) >= MIN_LEAK_CHARS and line in flat:
                 return True
     return False
+
+
+def test_names(node_ids: list[str]) -> tuple[str, ...]:
+    """What a statement must not name: each test's module, class and function names."""
+    out = set()
+    for node in node_ids:
+        path, *parts = node.split("::")
+        out.add(path.rsplit("/", 1)[-1].removesuffix(".py"))
+        out.update(p.split("[", 1)[0] for p in parts)
+    return tuple(sorted(out))

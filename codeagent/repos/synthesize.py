@@ -26,7 +26,7 @@ from . import coverage
 from .grade import REPO_LIMITS, run_pytest
 from .mutate import STRATEGIES, Candidate, candidates
 from .sources import Pristine, RepoSource, SourceError, load_source, pristine
-from .statements import level_for, statement
+from .statements import level_for, statement, test_names
 
 PRISTINE_RUNS = 2
 MIN_TIMEOUT_S = 20.0
@@ -249,7 +249,8 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
                 "strategy": c.strategy, "lineno": c.lineno, "before": c.before, "after": c.after,
                 "fail_to_pass": o.fail_to_pass, "pass_to_pass": o.pass_to_pass, "messages": o.messages[:5],
                 "level": level,
-                "problem_statement": statement(level, source.name, c.file, c.function, o.messages, pr.tests),
+                "problem_statement": statement(level, source.name, c.file, c.function, o.messages, pr.tests,
+                                               hide=test_names(o.fail_to_pass)),
             })
     stats.seconds = round(time.monotonic() - t0, 1)
     return records, stats

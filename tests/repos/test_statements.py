@@ -36,3 +36,12 @@ def test_level_three_keeps_only_the_first_line_of_a_message():
     rewritten = "assert [1] == [1, 2]\n +  where [1] = window([1, 2], 5)"
     text = statement(3, "tinylib", "tinylib/core.py", "clamp", [rewritten], TESTS)
     assert "assert [1] == [1, 2]" in text and "where" not in text
+
+
+def test_level_three_drops_messages_that_name_a_failing_test():
+    from codeagent.repos.statements import test_names
+    hide = test_names(["tests/test_core.py::ClampTests::test_clamp_above[1-2]"])
+    assert set(hide) == {"test_core", "ClampTests", "test_clamp_above"}
+    named = "TypeError: <class 'tests.test_core.test_clamp_above.<locals>.W'> is not callable"
+    text = statement(3, "tinylib", "tinylib/core.py", "clamp", [named, "KeyError: 3"], TESTS, hide=hide)
+    assert "test_clamp_above" not in text and "KeyError: 3" in text
