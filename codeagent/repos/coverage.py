@@ -25,7 +25,7 @@ def _names(node: ast.AST) -> set[str]:
     return out
 
 
-def test_names(test_files: dict[str, str]) -> dict[tuple[str, str], set[str]]:
+def names_in_tests(test_files: dict[str, str]) -> dict[tuple[str, str], set[str]]:
     """(test file, top-level test function or class) -> names it mentions."""
     out: dict[tuple[str, str], set[str]] = {}
     for path, text in test_files.items():

@@ -62,7 +62,7 @@ def leaks_test_source(text: str, test_sources: dict[str, str]) -> bool:
     return False
 
 
-def test_names(node_ids: list[str]) -> tuple[str, ...]:
+def failing_test_names(node_ids: list[str]) -> tuple[str, ...]:
     """What a statement must not name: each test's module, class and function names."""
     out = set()
     for node in node_ids:

@@ -26,7 +26,7 @@ from . import coverage
 from .grade import REPO_LIMITS, run_pytest
 from .mutate import STRATEGIES, Candidate, candidates
 from .sources import Pristine, RepoSource, SourceError, load_source, pristine
-from .statements import level_for, statement, test_names
+from .statements import failing_test_names, level_for, statement
 
 PRISTINE_RUNS = 2
 MIN_TIMEOUT_S = 20.0
@@ -111,7 +111,7 @@ class Validator:
             self._boxes.put(box)
         if not passing:
             raise SourceError(f"{self.pr.source.path}: no test passes on the pristine repo of {self.pr.source.pin}")
-        return SourceBaseline(sorted(passing), total / PRISTINE_RUNS, coverage.test_names(self.pr.tests),
+        return SourceBaseline(sorted(passing), total / PRISTINE_RUNS, coverage.names_in_tests(self.pr.tests),
                               coverage.callers(self.pr.code))
 
     def validate(self, cand: Candidate, base: SourceBaseline) -> Outcome:
@@ -250,7 +250,7 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
                 "fail_to_pass": o.fail_to_pass, "pass_to_pass": o.pass_to_pass, "messages": o.messages[:5],
                 "level": level,
                 "problem_statement": statement(level, source.name, c.file, c.function, o.messages, pr.tests,
-                                               hide=test_names(o.fail_to_pass)),
+                                               hide=failing_test_names(o.fail_to_pass)),
             })
     stats.seconds = round(time.monotonic() - t0, 1)
     return records, stats

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from codeagent.repos.grade import grade
-from codeagent.repos.statements import leaks_test_source, test_names
+from codeagent.repos.statements import failing_test_names, leaks_test_source
 from codeagent.tasks import load_task_set
 
 SAMPLE_PER_SOURCE = 2
@@ -40,7 +40,7 @@ def test_shape_counts_splits_and_levels(pyrepos):
 def test_no_statement_shows_held_out_test_source(pyrepos):
     for t in pyrepos:
         assert not leaks_test_source(t.problem_statement, t.heldout_tests), t.id
-        assert not [n for n in test_names(t.fail_to_pass) if n in t.problem_statement], t.id
+        assert not [n for n in failing_test_names(t.fail_to_pass) if n in t.problem_statement], t.id
         assert not set(t.heldout_tests) & set(t.repo_files)
 
 

@@ -39,8 +39,8 @@ def test_level_three_keeps_only_the_first_line_of_a_message():
 
 
 def test_level_three_drops_messages_that_name_a_failing_test():
-    from codeagent.repos.statements import test_names
-    hide = test_names(["tests/test_core.py::ClampTests::test_clamp_above[1-2]"])
+    from codeagent.repos.statements import failing_test_names
+    hide = failing_test_names(["tests/test_core.py::ClampTests::test_clamp_above[1-2]"])
     assert set(hide) == {"test_core", "ClampTests", "test_clamp_above"}
     named = "TypeError: <class 'tests.test_core.test_clamp_above.<locals>.W'> is not callable"
     text = statement(3, "tinylib", "tinylib/core.py", "clamp", [named, "KeyError: 3"], TESTS, hide=hide)
