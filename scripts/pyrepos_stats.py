@@ -22,6 +22,16 @@ def main(folder: str) -> None:
         cells = [f"{s['kept'].get(k, 0)}/{s['candidates'].get(k, 0)}" for k in strategies]
         total = f"**{sum(s['kept'].values())}/{sum(s['candidates'].values())}**"
         print(f"| {s['source']} | {s['baseline_tests']} | {s['seconds']} | " + " | ".join(cells) + f" | {total} |")
+    journals = sorted((Path(folder) / ".synth").glob("*.jsonl"))
+    if journals:  # present where the set was built
+        import json
+        print()
+        print("| library | candidates validated | sandbox pytest seconds (sum) | mean per candidate |")
+        print("|---|---|---|---|")
+        for j in journals:
+            rows = [json.loads(line) for line in j.read_text().splitlines() if line.strip()]
+            total = sum(r["duration"] for r in rows)
+            print(f"| {j.stem} | {len(rows)} | {total:.0f} | {total / max(1, len(rows)):.2f} |")
     print()
     print("| library | " + " | ".join(sorted({r for s in stats for r in s["reasons"]})) + " |")
     reasons = sorted({r for s in stats for r in s["reasons"]})
