@@ -94,7 +94,6 @@ def _synthesize(args, console) -> int:
                        workers=args.workers)
     from rich.table import Table
     table = Table("source", "pristine tests", "candidates", "kept", "why dropped", "seconds")
-    table.columns[4].no_wrap = True
     for s in stats:
         dropped = ", ".join(f"{k}={v}" for k, v in sorted(s.reasons.items()) if k != "kept")
         table.add_row(s.source, str(s.baseline_tests), str(sum(s.candidates.values())), str(sum(s.kept.values())),
