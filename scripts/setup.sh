@@ -60,6 +60,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, t
   echo "$want" > "$stamp"
 fi
 
+# --- Repository sources -----------------------------------------------------------------------
+# The libraries of task_sets/sources/ (pinned sdists, sha256-checked) into the source cache, so
+# repository task sets load without a download mid-run. Nothing is fetched when cached.
+log "repository sources (pip download, sha256-checked)"
+$PY -c "from codeagent.repos.sources import available_sources, fetch_sdist, load_source
+for n in available_sources(): fetch_sdist(load_source(n))" \
+  || { log "a repository source could not be fetched; see the message above"; exit 1; }
+
 # --- Docker engine and sandbox image ----------------------------------------------------------
 if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ]; then
   if ! docker info >/dev/null 2>&1; then

@@ -26,6 +26,14 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
+    from codeagent.tasks import load_tasks
+    tasks = load_tasks(args.task_set, args.split)
+    if tasks and all(t.is_repository_task for t in tasks):
+        # Repository tasks are graded by FAIL_TO_PASS / PASS_TO_PASS with real pytest.
+        from codeagent.repos.predictions import evaluate_predictions, print_summary, read_predictions
+        print_summary(evaluate_predictions(tasks, read_predictions(args.samples, tasks), args.out,
+                                           backend=args.backend, workers=args.workers))
+        return 0
     from codeagent.evaluation.stage import EvalConfig, evaluate, print_summary
     import tempfile
     executor, options = executor_choice(args)

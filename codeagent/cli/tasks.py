@@ -1,4 +1,4 @@
-"""codeagent tasks: list task sets, show their tasks."""
+"""codeagent tasks: list task sets, show their tasks, validate them, synthesize repository tasks."""
 
 HELP = "list task sets and show their tasks"
 
@@ -10,10 +10,32 @@ def add_arguments(p) -> None:
     show.add_argument("task_set", help="registry name or path to a set folder")
     show.add_argument("--split", choices=["train", "test"])
     show.add_argument("--id", help="print one task in full (problem statement and repo files)")
-    val = sub.add_parser("validate", help="check every task: reference passes all held-out tests, bare stub fails one")
+    val = sub.add_parser("validate", help="check every task: reference passes all held-out tests, bare stub fails one "
+                         "(repository tasks: the bug fails every FAIL_TO_PASS test, the reference fix resolves)")
+    val.add_argument("--max-tasks", type=int, help="only the first M tasks")
     val.add_argument("task_set")
     val.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
     val.add_argument("--workers", type=int, default=2)
+    syn = sub.add_parser("synthesize", help="make validated bug-fix tasks from real libraries (task_sets/sources/)")
+    syn.add_argument("--source", action="append", required=True,
+                     help="a source name in task_sets/sources/ (or a path to a source YAML), optionally NAME:MAX to cap its kept tasks (repeatable)")
+    syn.add_argument("--strategies", help="comma-separated bug strategies (default: all procedural ones)")
+    syn.add_argument("--model", help="self-play strategy: not implemented yet (refused)")
+    syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
+    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling)")
+    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--heldout-library", help="a source whose tasks all go to the test split")
+    syn.add_argument("--out", required=True, help="the set folder to write (resumes its .synth/ journal)")
+    syn.add_argument("--backend", default="auto", choices=["auto", "docker", "local"])
+    syn.add_argument("--workers", type=int, default=2)
+    exp = sub.add_parser("export-swebench", help="write a repository set as SWE-bench instances (JSONL)")
+    exp.add_argument("task_set")
+    exp.add_argument("--split", choices=["train", "test"])
+    exp.add_argument("--out", required=True, help="the JSONL file to write")
+    exp.add_argument("--repos", help="also write a git repo per library whose commits are the base_commits")
+    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances and check them")
+    imp.add_argument("file", help="instances, one JSON object a line")
+    imp.add_argument("--repos", required=True, help="folder of local clones: REPOS/<owner>__<name> or REPOS/<name>")
 
 
 def run(args) -> int:
@@ -49,7 +71,50 @@ def run(args) -> int:
         console.print(table)
         console.print(f"{len(tasks)} tasks")
         return 0
+    if args.tasks_command == "synthesize":
+        return _synthesize(args, console)
+    if args.tasks_command in ("export-swebench", "import-swebench"):
+        return _swebench(args, console)
     from codeagent.tasks.validate import print_validation, validate_tasks
-    report = validate_tasks(load_tasks(args.task_set), backend=args.backend, workers=args.workers)
+    report = validate_tasks(load_tasks(args.task_set)[:args.max_tasks], backend=args.backend, workers=args.workers)
     print_validation(report)
     return 0 if report.ok else 1
+
+
+def _synthesize(args, console) -> int:
+    from pathlib import Path
+
+    from codeagent.errors import UserError
+    from codeagent.repos.synthesize import synthesize
+    if args.model:
+        raise UserError("--model (the self-play strategy) is not implemented yet; use the procedural strategies")
+    strategies = [s.strip() for s in args.strategies.split(",")] if args.strategies else None
+    stats = synthesize(args.source, Path(args.out), strategies, seed=args.seed, max_candidates=args.max_candidates,
+                       max_tasks=args.max, heldout_library=args.heldout_library, backend=args.backend,
+                       workers=args.workers)
+    from rich.table import Table
+    table = Table("source", "pristine tests", "candidates", "kept", "why dropped", "seconds")
+    for s in stats:
+        dropped = ", ".join(f"{k}={v}" for k, v in sorted(s.reasons.items()) if k != "kept")
+        table.add_row(s.source, str(s.baseline_tests), str(sum(s.candidates.values())), str(sum(s.kept.values())),
+                      dropped, str(s.seconds))
+    console.print(table)
+    console.print(f"wrote {args.out}")
+    return 0
+
+
+def _swebench(args, console) -> int:
+    from pathlib import Path
+
+    from codeagent.repos.swebench import export_instances, import_instances
+    from codeagent.tasks import load_tasks
+    if args.tasks_command == "export-swebench":
+        n = export_instances(load_tasks(args.task_set, args.split), Path(args.out),
+                             Path(args.repos) if args.repos else None)
+        console.print(f"wrote {n} instances to {args.out}")
+        return 0 if n else 1
+    report = import_instances(Path(args.file), Path(args.repos))
+    for problem in report.problems:
+        console.print(f"[red]skipped[/] {problem}", markup=True, highlight=False)
+    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)")
+    return 0 if report.tasks else 1

@@ -40,6 +40,15 @@ class Task:
     """Function-level tasks: the file holding the stub (completions are appended to it)."""
     metadata: dict = field(default_factory=dict)
     """source, family, tier, tags, …"""
+    fail_to_pass: list[str] = field(default_factory=list)
+    """Repository tasks: pytest node ids that fail on `repo_files` and must pass after the fix."""
+    pass_to_pass: list[str] = field(default_factory=list)
+    """Repository tasks: node ids that pass on `repo_files` and must still pass after the fix."""
+
+    @property
+    def is_repository_task(self) -> bool:
+        """Graded by FAIL_TO_PASS / PASS_TO_PASS with real pytest (`codeagent.repos.grade`)."""
+        return bool(self.fail_to_pass)
 
     @property
     def protected_paths(self) -> list[str]:

@@ -7,6 +7,7 @@ repos (`solution.py` holds the stub); the split comes from `split_file` (a JSON 
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,11 @@ from .base import SPLITS, Task, TaskSetError
 SOLUTION_FILE = "solution.py"
 HELDOUT_FILE = "test_heldout.py"
 EXAMPLES_FILE = "test_examples.py"
+# format -> loader ("module:function(root, meta, name) -> list[Task]"); `functions` is this module's.
+FORMATS: dict[str, str] = {
+    "functions": "codeagent.tasks.declarative:load_function_tasks",
+    "repos": "codeagent.repos.taskset:load_repo_tasks",
+}
 REQUIRED_TASK_FIELDS = ("name", "tier", "entry_point", "prompt", "solution", "tests")
 
 # The visible examples are the docstring's doctests, run by the same runner as any test file.
@@ -49,12 +55,12 @@ class DeclarativeTaskSet:
             raise TaskSetError(f"{root}: not a task set (no taskset.yaml); see README 'Task set format'")
         meta = _read_yaml(meta_path)
         fmt = meta.get("format")
-        if fmt != "functions":
-            raise TaskSetError(f"{meta_path}: field 'format' must be 'functions', got {fmt!r}")
+        if fmt not in FORMATS:
+            raise TaskSetError(f"{meta_path}: field 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}")
         name = meta.get("name") or root.name
         ts = cls(root=root, name=name, description=str(meta.get("description", "")).strip())
-        split = _read_split(root / meta.get("split_file", "split.json"))
-        ts._tasks = _load_functions(root, name, split)
+        module, _, attr = FORMATS[fmt].partition(":")
+        ts._tasks = getattr(importlib.import_module(module), attr)(root, meta, name)
         return ts
 
     def splits(self) -> list[str]:
@@ -83,6 +89,11 @@ def _read_split(path: Path) -> dict[str, str]:
     if bad:
         raise TaskSetError(f"{path}: split values must be one of {SPLITS}; bad: {bad}")
     return split
+
+
+def load_function_tasks(root: Path, meta: dict, set_name: str) -> list[Task]:
+    """Tasks of a `format: functions` set folder."""
+    return _load_functions(root, set_name, _read_split(root / meta.get("split_file", "split.json")))
 
 
 def _load_functions(root: Path, set_name: str, split: dict[str, str]) -> list[Task]:

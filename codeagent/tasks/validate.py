@@ -21,8 +21,15 @@ class ValidationReport:
 
 def validate_tasks(tasks, backend: str = "auto", workers: int = 2) -> ValidationReport:
     report = ValidationReport(n_tasks=len(tasks))
+    repo_tasks = [t for t in tasks if t.is_repository_task]
+    if repo_tasks:  # graded by FAIL_TO_PASS / PASS_TO_PASS with real pytest, not the function runner
+        from codeagent.repos.validate import validate_repo_tasks
+        for task_id, problems in validate_repo_tasks(repo_tasks, backend, workers).items():
+            report.reference_failures[task_id] = "; ".join(problems)
     jobs = []
     for t in tasks:
+        if t.is_repository_task:
+            continue
         if t.reference_files is None:
             report.missing_reference.append(t.id)
             continue

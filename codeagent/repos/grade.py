@@ -1,0 +1,186 @@
+"""Grading repository tasks by FAIL_TO_PASS / PASS_TO_PASS (SWE-bench's rule).
+
+Order inside the sandbox: the task's repo (bug included) -> the candidate's patch (`git apply`)
+-> every held-out test path removed and written again from the pristine copy (so a patch that
+deleted, edited or symlinked a test changes nothing) -> our pytest driver, copied in last, runs
+exactly the F2P and P2P node ids. The verdict is built only from the driver's report line;
+a patch that touched tests or test configuration is still graded, and flagged.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path, PurePosixPath
+
+from codeagent.sandbox import SandboxLimits, open_sandbox
+
+from .driver import REPORT_PREFIX
+
+DRIVER_SOURCE = (Path(__file__).parent / "driver.py").read_text()
+DRIVER_PATH = ".codeagent_repo_driver.py"
+PATCH_PATH = ".codeagent_candidate.patch"
+
+REPO_LIMITS = SandboxLimits(timeout_s=300, memory_mb=2048, cpus=1.0, pids=256, disk_mb=512, tmp_mb=128,
+                            output_bytes=16 << 20)
+"""Sandboxes for repository test runs: a whole library suite needs more room than one function."""
+
+TEST_CONFIG_NAMES = {"conftest.py", "pytest.ini", "tox.ini", "setup.cfg", "pyproject.toml"}
+
+
+@dataclass
+class TestRun:
+    """What one driver run reported: an outcome per test node id it saw."""
+
+    __test__ = False  # not a pytest class
+
+    outcomes: dict[str, str] = field(default_factory=dict)
+    """node id -> passed | failed | error | skipped | xfail | xpass."""
+    messages: dict[str, str] = field(default_factory=dict)
+    """node id -> the failure's one-line summary (exception type and message)."""
+    collect_errors: dict[str, str] = field(default_factory=dict)
+    timed_out: bool = False
+    finished: bool = False
+    """The plugin saw pytest's session finish (else the process died or was killed)."""
+    duration: float = 0.0
+    error: str | None = None
+    """Harness-side: the driver produced no report (the sandbox itself failed)."""
+    output_tail: str = ""
+
+    def outcome(self, node_id: str) -> str:
+        return self.outcomes.get(node_id, "not-run")
+
+
+def run_pytest(box, files: list[str], select: list[str] | None, timeout: float, ini: str = "") -> TestRun:
+    """Run `files` (only the `select` node ids, None: all) with our driver inside `box`."""
+    spec_path = f".codeagent_spec_{uuid.uuid4().hex}.json"
+    box.write_files({DRIVER_PATH: DRIVER_SOURCE,
+                     spec_path: json.dumps({"files": files, "select": select, "timeout": timeout, "ini": ini})})
+    res = box.exec(["python3", "-I", DRIVER_PATH, spec_path], timeout=timeout + 60)
+    raw = None
+    for line in res.stdout.splitlines():
+        if line.startswith(REPORT_PREFIX):
+            raw = json.loads(line[len(REPORT_PREFIX):])
+    if raw is None:
+        return TestRun(error=f"driver gave no report (exit {res.exit_code}, timed_out={res.timed_out}): "
+                             f"{(res.error or res.stderr)[-400:]}", timed_out=res.timed_out)
+    run = TestRun(timed_out=raw["timed_out"], duration=raw["duration"], output_tail=raw.get("output_tail", ""))
+    for ev in raw["events"]:
+        if "test" in ev:
+            # A failing teardown after a pass makes the test an error; never the other way round.
+            if ev.get("teardown") or ev["test"] not in run.outcomes:
+                run.outcomes[ev["test"]] = ev["outcome"]
+            if ev.get("message"):
+                run.messages.setdefault(ev["test"], ev["message"])
+        elif "collect_error" in ev:
+            run.collect_errors[ev["collect_error"]] = ev.get("message", "")
+        elif ev.get("finished"):
+            run.finished = True
+    return run
+
+
+def test_file_of(node_id: str) -> str:
+    return node_id.split("::", 1)[0]
+
+
+def patched_paths(patch: str) -> list[str]:
+    """Every path a unified git patch touches (both sides of renames)."""
+    paths: set[str] = set()
+    for m in re.finditer(r"^diff --git a/(\S+) b/(\S+)$", patch, flags=re.M):
+        paths.update(m.groups())
+    for m in re.finditer(r"^(?:---|\+\+\+) (?:a|b)/(\S+)", patch, flags=re.M):
+        paths.add(m.group(1))
+    return sorted(paths)
+
+
+def hack_flags(heldout: dict[str, str], patch: str) -> list[str]:
+    """What a patch tried that cannot change its verdict but says something about it."""
+    touched = patched_paths(patch)
+    test_dirs = {str(PurePosixPath(p).parent) for p in heldout}
+    flags = []
+    if any(p in heldout or (str(PurePosixPath(p).parent) in test_dirs and PurePosixPath(p).name.startswith("test"))
+           for p in touched):
+        flags.append("edits-tests")
+    if any(PurePosixPath(p).name in TEST_CONFIG_NAMES for p in touched):
+        flags.append("edits-test-config")
+    return flags
+
+
+@dataclass
+class RepoVerdict:
+    """The grade of one patch on one repository task."""
+
+    task_id: str
+    resolved: bool
+    fail_to_pass: dict[str, str] = field(default_factory=dict)
+    """node id -> outcome after the patch (each must be `passed`)."""
+    pass_to_pass: dict[str, str] = field(default_factory=dict)
+    patch_applied: bool = True
+    hack_flags: list[str] = field(default_factory=list)
+    timed_out: bool = False
+    error: str | None = None
+    """Harness-side failure (the verdict then is not the candidate's fault)."""
+    message: str = ""
+    duration: float = 0.0
+
+    @property
+    def f2p_passed(self) -> int:
+        return sum(v == "passed" for v in self.fail_to_pass.values())
+
+    @property
+    def p2p_passed(self) -> int:
+        return sum(v == "passed" for v in self.pass_to_pass.values())
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(f2p_passed=self.f2p_passed, p2p_passed=self.p2p_passed)
+        return d
+
+
+def apply_patch(box, patch: str) -> str | None:
+    """Apply `patch` with git in the sandbox; None when it applied, else git's complaint."""
+    if not patch.strip():
+        return None
+    box.write_files({PATCH_PATH: patch if patch.endswith("\n") else patch + "\n"})
+    res = box.exec(f"git apply --whitespace=nowarn {PATCH_PATH}; rc=$?; rm -f {PATCH_PATH}; exit $rc", timeout=60)
+    return None if res.ok else (res.stderr or res.stdout or res.error or "git apply failed").strip()[-500:]
+
+
+def restore_pristine_tests(box, heldout: dict[str, str]) -> None:
+    """Remove whatever is at each held-out path (file, folder or symlink) and write it anew."""
+    quoted = " ".join(shlex.quote(p) for p in sorted(heldout))
+    box.exec(f"rm -rf -- {quoted}", timeout=60)
+    box.write_files(heldout)
+
+
+def grade_in(box, task, patch: str, timeout: float | None = None) -> RepoVerdict:
+    """Grade `patch` on `task` in a sandbox that holds `task.repo_files` untouched."""
+    v = RepoVerdict(task_id=task.id, resolved=False, hack_flags=hack_flags(task.heldout_tests, patch))
+    why = apply_patch(box, patch)
+    if why is not None:
+        v.patch_applied, v.message = False, f"patch did not apply: {why}"
+        return v
+    restore_pristine_tests(box, task.heldout_tests)
+    wanted = list(task.fail_to_pass) + list(task.pass_to_pass)
+    files = sorted({test_file_of(n) for n in wanted})
+    run = run_pytest(box, files, wanted, timeout or float(task.metadata.get("timeout_s", 120)),
+                     ini=task.metadata.get("pytest_ini", ""))
+    v.duration, v.timed_out, v.error = run.duration, run.timed_out, run.error
+    v.fail_to_pass = {n: run.outcome(n) for n in task.fail_to_pass}
+    v.pass_to_pass = {n: run.outcome(n) for n in task.pass_to_pass}
+    v.resolved = (run.error is None and not run.timed_out and bool(v.fail_to_pass)
+                  and all(o == "passed" for o in v.fail_to_pass.values())
+                  and all(o == "passed" for o in v.pass_to_pass.values()))
+    failing = [f"{n}: {run.messages.get(n, o)}" for n, o in {**v.fail_to_pass, **v.pass_to_pass}.items()
+               if o != "passed"]
+    v.message = "\n".join(failing[:10] + [f"collect error {k}: {m}" for k, m in run.collect_errors.items()])[:3000]
+    return v
+
+
+def grade(task, patch: str, backend: str = "auto", limits: SandboxLimits | None = None) -> RepoVerdict:
+    """Grade `patch` on `task` in a fresh sandbox."""
+    with open_sandbox(backend, task.repo_files, limits or REPO_LIMITS) as box:
+        return grade_in(box, task, patch)
