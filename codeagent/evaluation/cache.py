@@ -12,11 +12,24 @@ from pathlib import Path
 
 from .base import TestJob, TestReport
 
-CACHE_VERSION = 2  # bump when the runner's verdict logic changes
+CACHE_VERSION = 2  # bump when the meaning of a stored report changes
+
+
+def _harness_digest() -> str:
+    """The in-sandbox harness's own source: a changed runner, judge or guard never reuses a
+    verdict the old one gave (no manual version bump to forget)."""
+    h = hashlib.sha256()
+    for name in ("runner", "judge", "guard", "wire"):
+        path = Path(__file__).with_name(f"{name}.py")
+        h.update(path.read_bytes() if path.is_file() else b"")
+    return h.hexdigest()[:16]
+
+
+HARNESS_DIGEST = _harness_digest()
 
 
 def job_digest(job: TestJob) -> str:
-    h = hashlib.sha256(f"v{CACHE_VERSION}|{job.timeout_s}".encode())
+    h = hashlib.sha256(f"v{CACHE_VERSION}|{HARNESS_DIGEST}|{job.timeout_s}".encode())
     for part in (job.files, job.test_files, job.judge or {}):
         h.update(json.dumps(sorted(part.items())).encode())
         h.update(b"|")

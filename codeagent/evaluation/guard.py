@@ -41,11 +41,21 @@ def _benign_frame_users():
     return frozenset(codes)
 
 
+def _benign_tracers():
+    """Code objects that switch tracing off and back (never on): doctest's runner saves the trace
+    function, sets None while examples run and restores it. Taken from the doctest module the
+    harness imported before any candidate code (runner.main), so a planted `doctest` cannot pass."""
+    doctest = sys.modules.get("doctest")
+    runner = getattr(getattr(doctest, "DocTestRunner", None), "run", None)
+    return frozenset([runner.__code__]) if runner is not None else frozenset()
+
+
 def install(report, test_names=(), block=False):
     """Add the hook. `report(kind, event)` is called once per distinct flag (never raises out).
 
     `test_names`: base names of the held-out test files (opening one is `reads-tests`)."""
     benign = _benign_frame_users()
+    tracers = _benign_tracers()
     tests = frozenset(test_names)
     me = os.getpid()
     seen = set()
@@ -63,6 +73,8 @@ def install(report, test_names=(), block=False):
             raise PermissionError(f"blocked by the test harness: {event}")
 
     def classify(event, args):
+        if event in ("sys.settrace", "sys.setprofile") and getframe(2).f_code in tracers:
+            return None
         if event in _INTROSPECTION:
             return "introspects-harness", event
         if event == "sys._getframe":
