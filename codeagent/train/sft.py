@@ -27,16 +27,17 @@ STAGING = ".final-staging"
 
 def resolve_base(spec: str) -> Path:
     """The HF folder a base-model spec names (only local, trainable folders)."""
-    if spec == "smollm2-135m":
-        from codeagent.models.smollm2 import smollm2_hf_folder
-        return smollm2_hf_folder()
+    from codeagent.models import EMBEDDED, embedded_folder
+    if spec in EMBEDDED:
+        return embedded_folder(spec)
     prefix, sep, arg = spec.partition(":")
     if sep and prefix == "hf" and arg:
         path = Path(arg).expanduser()
         if not (path / "config.json").is_file():
             raise TrainError(f"--base {spec}: {path} is not a model folder (no config.json)")
         return path
-    raise TrainError(f"--base {spec!r}: expected smollm2-135m or hf:PATH (a local transformers folder)")
+    raise TrainError(f"--base {spec!r}: expected an embedded model ({', '.join(EMBEDDED)}) "
+                     "or hf:PATH (a local transformers folder)")
 
 
 def is_complete(folder: Path) -> bool:
