@@ -29,6 +29,8 @@ def add_arguments(p) -> None:
     p.add_argument("--concurrency", type=int, help="attempts in flight, i.e. sequences decoded together")
     p.add_argument("--workers", type=int, help="sandboxes running tests in parallel")
     p.add_argument("--seed", type=int)
+    p.add_argument("--engine", choices=["hf", "vllm"],
+                   help="sampling engine: hf (in-process, default) or vllm (a vLLM server per model; faster)")
     p.add_argument("--out", required=True, type=Path, help="loop folder (rerun with the same options resumes)")
 
 
@@ -40,7 +42,8 @@ def run(args) -> int:
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
         eval_samples=args.eval_samples, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
-        concurrency=args.concurrency, workers=args.workers, seed=args.seed)
+        concurrency=args.concurrency, workers=args.workers, seed=args.seed,
+        engine=args.engine)
     metrics = improve(cfg, args.out)
     print_table(cfg, metrics, args.out)
     print(f"metrics: {args.out / 'metrics.json'}  report: {args.out / 'report.md'}  plot: {args.out / 'learning_curve.png'}")

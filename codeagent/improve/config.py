@@ -46,12 +46,17 @@ class ImproveConfig:
     backend: str = "auto"
     workers: int = 2
     seed: int = 0
+    engine: str = "hf"
+    """Sampling engine: `hf` (in-process batching, no extra dependency) or `vllm` (a vLLM server per
+    model, the faster engine; needs .venv-vllm from setup.sh). Training is TRL either way."""
 
     def __post_init__(self) -> None:
         if self.verifier not in ("generated", "heldout"):
             raise UserError(f"--verifier must be generated or heldout, got {self.verifier!r}")
         if self.iterations < 1:
             raise UserError(f"--iterations must be at least 1, got {self.iterations}")
+        if self.engine not in ("hf", "vllm"):
+            raise UserError(f"--engine must be hf or vllm, got {self.engine!r}")
         if self.samples < 1:
             raise UserError(f"--samples must be at least 1, got {self.samples}")
 

@@ -28,6 +28,7 @@ from codeagent.trajectory import read_jsonl
 
 from .config import ImproveConfig
 from .diversity import diversity
+from .engine import Serving
 from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, StageDir, eval_folder
 from .paired import solved_counts
 
@@ -43,8 +44,13 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
     load_tasks(cfg.task_set, train_split)  # clear errors before any work
     load_tasks(cfg.eval_task_set, eval_split)
 
+    with Serving(cfg.engine, out) as serving:
+        return _iterate(cfg, out, serving, train_split, eval_split)
+
+
+def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, eval_split: str) -> list[dict]:
     metrics: list[dict] = []
-    base_eval = _evaluate(cfg, cfg.model, eval_folder(out, 0), eval_split)
+    base_eval = _evaluate(cfg, serving.use(cfg.model), eval_folder(out, 0), eval_split)
     metrics.append({"iteration": 0, "model": cfg.model, "eval": base_eval, "wall_s": {"eval": base_eval["wall_s"]}})
     _write_metrics(out, metrics)
     model_i = cfg.model
@@ -56,9 +62,10 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         row: dict = {"iteration": i + 1, "trained_from": model_i, "wall_s": {}}
 
         run_dir = it / "run"
-        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, model_i, run_dir, train_split, cfg.samples,
-                                                             cfg.temperature, cfg.train_tasks), row, "run")
-        row["verifier"] = _stage(StageDir(it / "verify"), lambda: _verify(cfg, run_dir, model_i), row, "verify")
+        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, serving.use(model_i), run_dir, train_split,
+                                                             cfg.samples, cfg.temperature, cfg.train_tasks), row, "run")
+        row["verifier"] = _stage(StageDir(it / "verify"), lambda: _verify(cfg, run_dir, serving.use(model_i)),
+                                 row, "verify")
         run_dirs.append(run_dir)
         row["diversity"] = _diversity(cfg, run_dir, train_split)
 
@@ -68,13 +75,15 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
 
         model_dir = it / "model"
         base_for_training = model_i if cfg.continue_from_previous else cfg.model
+        serving.release()  # training gets the machine to itself
         trained = _stage(StageDir(model_dir), lambda: _train(cfg, data_dir, base_for_training, model_dir, row["data"]),
                          row, "train")
         row["training"] = trained
         next_model = trained["model"] or model_i
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
-        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, next_model, eval_dir, eval_split), row, "eval")
+        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, serving.use(next_model), eval_dir, eval_split),
+                             row, "eval")
         metrics.append(row)
         _write_metrics(out, metrics)
         model_i = next_model
@@ -225,7 +234,9 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
     path = out / CONFIG_FILE
     mine = cfg.to_dict()
     if path.is_file():
-        theirs = json.loads(path.read_text())
+        # a field added since that loop started had its default's behaviour then
+        theirs = {**{k: v for k, v in ImproveConfig().to_dict().items() if k not in json.loads(path.read_text())},
+                  **json.loads(path.read_text())}
         differ = {k: (theirs.get(k), v) for k, v in mine.items() if theirs.get(k) != v and k not in EXTENSIBLE}
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "

@@ -6,11 +6,17 @@ and talks to it through the `openai` backend, so local and remote servers share 
 seeds, `n`, stop strings and the model's own chat template behave as with any OpenAI server.
 The server is stopped by `close()`, on exit and on Ctrl-C; its log goes to `log_dir`
 (the run folder when `codeagent run` loads it).
+
+Models loaded for the same folder with the same server settings share one server (counted
+references; the last `close()` stops it): start-up costs a minute or more on CPU, so a caller that
+runs several stages on one model (the improve loop: run, generated tests, eval) keeps one model
+open around them and every stage's own `load_model` finds that server already up.
 """
 
 from __future__ import annotations
 
 import tempfile
+import threading
 from pathlib import Path
 from typing import Sequence
 
@@ -18,6 +24,9 @@ from .base import Completion, Message, ModelError, SamplingParams
 from .vllm_server import ServerConfig, VLLMServer
 
 LOG_FILE = "vllm-server.log"
+
+_lock = threading.Lock()
+_shared: dict[tuple[Path, str, str], list] = {}  # (folder, name, config) -> [server, references]
 
 
 def resolve_folder(name_or_path: str) -> Path:
@@ -51,8 +60,19 @@ class VLLMModel:
             config = config or ServerConfig(**server_options)
         except TypeError as e:
             raise ModelError(f"{self.spec}: {e}; known options: {', '.join(ServerConfig.__dataclass_fields__)}") from e
-        log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="codeagent-vllm-"))
-        self.server = VLLMServer(folder, name_or_path, log_dir / LOG_FILE, config).start()
+        self._key = (folder, name_or_path, repr(config))
+        with _lock:
+            entry = _shared.get(self._key)
+            if entry is None or not entry[0].alive():
+                log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="codeagent-vllm-"))
+                entry = _shared[self._key] = [VLLMServer(folder, name_or_path, log_dir / LOG_FILE, config), 0]
+                try:
+                    entry[0].start()
+                except BaseException:
+                    del _shared[self._key]
+                    raise
+            entry[1] += 1
+        self.server = entry[0]
         from .openai_compat import OpenAIModel
         # One retry only: a local server that fails twice has crashed, and that is said at once.
         self.client = OpenAIModel(name_or_path, base_url=self.server.base_url, api_key="EMPTY",
@@ -74,7 +94,18 @@ class VLLMModel:
             raise
 
     def close(self) -> None:
+        """Release this model; the server stops when no other model shares it. Idempotent."""
+        if self.client is None:
+            return
         self.client.close()
+        self.client = None
+        with _lock:
+            entry = _shared.get(self._key)
+            if entry is not None and entry[0] is self.server:
+                entry[1] -= 1
+                if entry[1] > 0:
+                    return
+                del _shared[self._key]
         self.server.stop()
 
     def __enter__(self):

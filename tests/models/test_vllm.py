@@ -90,6 +90,14 @@ def test_seeds_and_n_samples(served):
     assert [c.text for c in other[0]] != [c.text for c in out[0]]
 
 
+def test_models_of_one_folder_share_one_server(served):
+    model, _ = served
+    with load_model("vllm:smollm2-135m") as again:
+        assert again.server is model.server
+        assert "def add" in again.generate([CODING], SamplingParams(max_tokens=24))[0][0].text
+    assert model.server.alive()  # closing the second reference left the first one's server up
+
+
 def test_bad_specs_are_clear_errors(vllm_python, tmp_path):
     with pytest.raises(ModelError, match="neither an embedded model .* nor a transformers model folder"):
         load_model(f"vllm:{tmp_path}")
