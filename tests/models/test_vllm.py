@@ -24,6 +24,7 @@ CODING = [{"role": "user", "content": "Write a Python function `add(a, b)` that 
 OTHERS = [[{"role": "user", "content": f"Write a Python function that returns the {w} of a list of numbers."}]
           for w in ("maximum", "average", "length")]
 ROOT = Path(__file__).resolve().parents[2]
+KV_GIB = 1  # ample for these short prompts, and kind to a machine where other jobs need memory
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def vllm_python():
 @pytest.fixture(scope="module")
 def served(vllm_python, tmp_path_factory):
     log_dir = tmp_path_factory.mktemp("vllm-run")
-    model = load_model("vllm:smollm2-135m", log_dir=log_dir)
+    model = load_model("vllm:smollm2-135m", log_dir=log_dir, kv_cache_gib=KV_GIB)
     yield model, log_dir
     model.close()
 
@@ -91,7 +92,7 @@ def test_seeds_and_n_samples(served):
 
 def test_models_of_one_folder_share_one_server(served):
     model, _ = served
-    with load_model("vllm:smollm2-135m") as again:
+    with load_model("vllm:smollm2-135m", kv_cache_gib=KV_GIB) as again:
         assert again.server is model.server
         assert "def add" in again.generate([CODING], SamplingParams(max_tokens=24))[0][0].text
     assert model.server.alive()  # closing the second reference left the first one's server up
@@ -108,7 +109,7 @@ def test_bad_specs_are_clear_errors(vllm_python, tmp_path):
 def test_ctrl_c_stops_the_server_and_its_engine(vllm_python, tmp_path):
     """Ctrl-C while the server starts (its engine process already up): everything goes. Sent during
     start-up so the test need not wait for a second warm server; serving uses the same stop()."""
-    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1])"
+    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1], kv_cache_gib=1)"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env)
     try:
