@@ -158,7 +158,7 @@ def _execute(config: RunConfig, record: dict, agent, pending, traj: Path, n_befo
     from codeagent.sandbox.pool import SandboxPool
 
     options = {"base_url": config.base_url} if config.base_url else {}
-    model = load_model(config.model, log_dir=out, **options)  # a served model's log stays with the run
+    model = load_model(config.model, log_dir=traj.parent, **options)  # a served model's log stays with the run
     widen_batch(model, config.concurrency)  # concurrent attempts share one batch
     agent_config = agent.config_dict()
 
