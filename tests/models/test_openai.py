@@ -111,7 +111,7 @@ def test_env_base_url_and_unknown_spec(monkeypatch):
         monkeypatch.setenv("OPENAI_BASE_URL", url)
         monkeypatch.setenv("OPENAI_API_KEY", "k")
         assert load_model("openai:m").generate([USER])[0][0].text == "echo[0]: add two numbers"
-    with pytest.raises(ModelError, match="accepted forms: smollm2-135m, hf:PATH_OR_ID, openai:MODEL"):
+    with pytest.raises(ModelError, match="accepted forms: smollm2-135m, qwen2.5-coder-0.5b, hf:PATH_OR_ID, openai:MODEL"):
         load_model("gpt-5")
     with pytest.raises(ModelError, match="missing its MODEL"):
         load_model("openai:")
