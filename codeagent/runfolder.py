@@ -8,7 +8,7 @@
       verdicts.jsonl         one Verdict per attempt, appended by `verify`; a later line for the same
                              attempt (a re-verification) wins
       gap_report.json        the generated verifier measured against held-out tests, by `verify`
-      vllm.log               the model server's log when `run` started one (models/vllm)
+      vllm-server.log        the log of the vLLM server a `vllm:` model started (models/vllm_model.py)
 
 Readers: `verify` (config, attempts, verdicts, generated tests), `export` (config, attempts,
 verdicts, gap report), `improve` (verdicts, gap report, attempts), `compare` and `report` (verdicts).
@@ -37,7 +37,7 @@ SUMMARY_FILE = "run_summary.json"
 GENERATED_TESTS_FILE = "generated_tests.jsonl"
 VERDICTS_FILE = "verdicts.jsonl"
 GAP_REPORT_FILE = "gap_report.json"
-SERVER_LOG_FILE = "vllm.log"
+SERVER_LOG_FILE = "vllm-server.log"
 
 REQUIRED_CONFIG = ("task_set",)
 

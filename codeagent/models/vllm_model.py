@@ -20,10 +20,11 @@ import threading
 from pathlib import Path
 from typing import Sequence
 
+from codeagent.runfolder import SERVER_LOG_FILE as LOG_FILE  # the run folder's owner names its files
+
 from .base import Completion, Message, ModelError, SamplingParams
 from .vllm_server import ServerConfig, VLLMServer
 
-LOG_FILE = "vllm-server.log"
 
 _lock = threading.Lock()
 _shared: dict[tuple[Path, str, str], list] = {}  # (folder, name, config) -> [server, references]
