@@ -153,6 +153,30 @@ def test_eval_through_the_cluster_matches_the_local_executor(ray_cluster, tmp_pa
 
 
 # -- failures ----------------------------------------------------------------------------------
+def _running_an_item(node_pid: int) -> bool:
+    """Whether a worker process under the node started as `node_pid` is inside `_Worker.call` (Ray
+    titles a worker process after the method it runs), i.e. killing the node now loses an item."""
+    parents, titles = {}, {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            titles[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    for pid, title in titles.items():
+        if title.startswith("ray::_Worker.call"):
+            p = pid
+            while p in parents and p > 1:
+                if p == node_pid:
+                    return True
+                p = parents[p]
+    return False
+
+
+
 def test_a_node_killed_mid_run_loses_no_attempt(ray_cluster, tmp_path, capfd):
     node = ray_cluster.add_node()
     ray_cluster.wait_for(3)
@@ -169,10 +193,9 @@ def test_a_node_killed_mid_run_loses_no_attempt(ray_cluster, tmp_path, capfd):
     thread = threading.Thread(target=run)
     thread.start()
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:  # every worker has had time to start on an attempt
-        if (out / "trajectories.jsonl").exists() and len(_attempts(out)) >= 4:
-            break
-        time.sleep(0.2)
+    while time.monotonic() < deadline and not _running_an_item(node.proc.pid):
+        time.sleep(0.05)
+    assert _running_an_item(node.proc.pid), "the added node never ran an attempt"
     node.kill()  # its worker dies mid-attempt, as when a machine goes
     thread.join(timeout=300)
     assert not thread.is_alive() and not errors, errors
