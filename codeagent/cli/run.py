@@ -10,8 +10,9 @@ HELP = "run an agent on a task set's tasks and record trajectories (rerun with t
 def add_arguments(p) -> None:
     p.add_argument("--task-set", required=True, help="registry name (humaneval, pyfuncs) or path to a set folder")
     p.add_argument("--split", choices=["train", "test"], help="only tasks of this split (default: all)")
+    from codeagent.models import DEFAULT_MODEL, accepted_forms
     p.add_argument("--model", default=None,
-                   help="model spec: smollm2-135m (default), hf:PATH_OR_ID, openai:MODEL, scripted:FILE")
+                   help=f"model spec (default {DEFAULT_MODEL}): {', '.join(accepted_forms())}")
     p.add_argument("--agent", default="rewrite", help="rewrite (single shot, small models) or bash (multi-turn)")
     p.add_argument("--agent-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the agent's config, e.g. max_steps=20 (repeatable)")
