@@ -42,9 +42,10 @@ def _benign_frame_users():
 
 
 def _benign_tracers():
-    """Code objects that switch tracing off and back (never on): doctest's runner saves the trace
-    function, sets None while examples run and restores it. Taken from the doctest module the
-    harness imported before any candidate code (runner.main), so a planted `doctest` cannot pass."""
+    """Code objects allowed to restore "no tracing": doctest's runner ends with
+    `sys.settrace(save_trace)`. Taken from the doctest module the harness imported before any
+    candidate code (runner.main), so a planted `doctest` cannot pass; `install` also checks the
+    saved value is None (tests/fixtures/attacks/trace_via_doctest.py forges it)."""
     doctest = sys.modules.get("doctest")
     runner = getattr(getattr(doctest, "DocTestRunner", None), "run", None)
     return frozenset([runner.__code__]) if runner is not None else frozenset()
@@ -73,8 +74,12 @@ def install(report, test_names=(), block=False):
             raise PermissionError(f"blocked by the test harness: {event}")
 
     def classify(event, args):
-        if event in ("sys.settrace", "sys.setprofile") and getframe(2).f_code in tracers:
-            return None
+        if event == "sys.settrace":
+            requester = getframe(2)
+            # doctest's runner restores the trace function it saved at its start. Only a restore
+            # of "no tracing" is let through: a saved value can be forged (a lying sys.gettrace).
+            if requester.f_code in tracers and requester.f_locals.get("save_trace", tracers) is None:
+                return None
         if event in _INTROSPECTION:
             return "introspects-harness", event
         if event == "sys._getframe":

@@ -138,3 +138,28 @@ def test_in_process_jobs_block_and_flag_the_forging_routes(backend):
             assert r.passed and not r.hack_flags, r
         else:
             assert not r.passed and any(f["kind"] == "introspects-harness" for f in r.hack_flags), r
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_doctest_exemption_cannot_be_borrowed(backend):
+    """doctest's runner may restore "no tracing" (pyfuncs' visible tests use it): with doctest
+    loaded by the harness, a candidate that makes the runner restore its own tracer through a
+    lying sys.gettrace is still blocked and flagged, and a real doctest still passes."""
+    from dataclasses import replace
+
+    from codeagent.evaluation.engine import TestEngine, heldout_job
+    from codeagent.tasks import load_tasks, tasks_by_id
+
+    task = tasks_by_id(load_tasks("humaneval"))["HumanEval/24"]
+    attack = next(a for a in ATTACKS if a.name == "trace_via_doctest")
+    planted = replace(heldout_job(task, {**task.repo_files, "solution.py": task.repo_files["solution.py"]
+                                         + attack.completion}, "attack"), judge=None)
+    doctests = "import doctest\n\ndef test_doc():\n    assert doctest.testmod(__import__('solution')).failed == 0\n"
+    planted = replace(planted, test_files={**planted.test_files, "test_doc.py": doctests})
+    honest = replace(heldout_job(task, {**task.repo_files, **task.reference_files}, "honest"), judge=None,
+                     test_files={**planted.test_files})
+    with TestEngine(backend, workers=1, quiet=True) as engine:
+        reports = {r.key: r for r in engine.run([planted, honest])}
+    assert not reports["attack"].passed
+    assert any(f["kind"] == "introspects-harness" for f in reports["attack"].hack_flags), reports["attack"]
+    assert reports["honest"].passed and not reports["honest"].hack_flags, reports["honest"]
