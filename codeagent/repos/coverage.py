@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import ast
 
+from .mutate import python_trees
+
 CALLER_DEPTH = 2
 
 
@@ -28,13 +30,7 @@ def _names(node: ast.AST) -> set[str]:
 def names_in_tests(test_files: dict[str, str]) -> dict[tuple[str, str], set[str]]:
     """(test file, top-level test function or class) -> names it mentions."""
     out: dict[tuple[str, str], set[str]] = {}
-    for path, text in test_files.items():
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
+    for path, _, tree in python_trees(test_files):
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 out[(path, node.name)] = _names(node)
@@ -50,13 +46,7 @@ def node_key(node_id: str) -> tuple[str, str]:
 def callers(code_files: dict[str, str]) -> dict[str, set[str]]:
     """name -> names of the library's functions/methods whose body mentions it."""
     out: dict[str, set[str]] = {}
-    for path, text in code_files.items():
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
+    for _, _, tree in python_trees(code_files):
         for node in ast.walk(tree):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 for name in _names(node) - {node.name}:

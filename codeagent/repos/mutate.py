@@ -254,13 +254,7 @@ def candidates(source: str, files: dict[str, str], strategies: list[str], seed: 
         from codeagent.errors import unknown_name
         raise unknown_name("strategy", unknown[0], STRATEGIES)
     out: list[Candidate] = []
-    for path, text in sorted(files.items()):
-        if not path.endswith(".py"):
-            continue
-        try:
-            tree = ast.parse(text)
-        except SyntaxError:
-            continue
+    for path, text, tree in python_trees(files):
         src = _Source(text)
         for qualname, fn in functions(tree):
             if not has_substance(fn):
@@ -287,3 +281,15 @@ def _parses(text: str) -> bool:
         return True
     except SyntaxError:
         return False
+
+
+def python_trees(files: dict[str, str]) -> Iterator[tuple[str, str, ast.Module]]:
+    """(path, text, parsed module) of every Python file that parses, in path order."""
+    for path, text in sorted(files.items()):
+        if not path.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        yield path, text, tree
