@@ -7,7 +7,6 @@ Resumable (runs and verification resume); prints markdown tables for BENCHMARKS.
 """
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 

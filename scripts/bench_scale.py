@@ -82,7 +82,7 @@ def main() -> int:
         results[name] = on_cluster(nodes, args.cpus, samples, args.backend, tmp)
         print(f"{name}: {results[name][0]:.1f}s", flush=True)
     base_wall, base_passed, base_rows = results["local executor"]
-    print(f"\n| configuration | wall s | samples/s | passed | ratio local/this |\n|---|---:|---:|---:|---:|")
+    print("\n| configuration | wall s | samples/s | passed | ratio local/this |\n|---|---:|---:|---:|---:|")
     for name, (wall, passed, rows) in results.items():
         same = "" if rows == base_rows else " (RESULTS DIFFER)"
         print(f"| {name} | {wall:.1f} | {n / wall:.1f} | {passed}/{n}{same} | {base_wall / wall:.2f} |")

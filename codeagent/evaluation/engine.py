@@ -16,7 +16,6 @@ is retried once; what still has no verdict is `infra_error`, never the candidate
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 from typing import Callable, Sequence
