@@ -49,7 +49,8 @@ fi
 stamp=.codeagent-setup.stamp
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, torch, transformers, trl" 2>/dev/null; then
-  pipi() { $PY -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
+  # pip's own status decides (pipefail); only grep finding nothing to print is forgiven.
+  pipi() { $PY -m pip install -q "$@" 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }; }
   log "pip install torch==2.13.0, codeagent and its dependencies"
   pipi "torch==2.13.0"
   pipi -e ".[dev,ray]"  # ray: the tests start a real local Ray cluster
@@ -90,10 +91,10 @@ if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && { [ "$(cat "$VLLM_VENV/.codeagent-stamp"
     || ! "$VLLM_VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; }; then
   log "creating $VLLM_VENV with ${vllm_want} (a few minutes the first time)"
   "$BASE_PY" -m venv "$VLLM_VENV"
-  vpip() { "$VLLM_VENV/bin/python" -m pip install -q "$@" 2>&1 | grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }
+  vpip() { "$VLLM_VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }; }
   for p in "${vllm_pkgs[@]}"; do vpip "$p"; done
   if [ "${vllm_pkgs[0]}" != vllm ]; then
-    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>&1 | grep -v -e "Running pip as the 'root' user" -e "not installed" || true
+    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "not installed" || true; }
   fi
   "$VLLM_VENV/bin/python" -c "import vllm.entrypoints.openai.api_server" \
     || { log "vLLM did not install into $VLLM_VENV; see the pip output above"; exit 1; }
