@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+# The slowest tests are listed at the end: CI has a ~20-minute budget to watch.
+exec .venv/bin/python -m pytest -p no:cacheprovider --durations=25 "$@"
