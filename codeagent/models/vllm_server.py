@@ -60,6 +60,11 @@ class ServerConfig:
     """Give up (and stop the server) if it is not healthy after this long."""
     python: str | None = None
     """The Python that has vllm (default: ${CODEAGENT_VLLM_PYTHON}, else <repo>/.venv-vllm)."""
+    chunked_prefill: bool = False
+    """Let vLLM split a long prefill over several steps. Off: vLLM 0.32 on CPU crashes the engine
+    (`RuntimeError: CPU Generator does not use offset`) when a request with a seed is cut into
+    chunks, which many concurrent seeded samples (e.g. `--samples 8 --concurrency 64`) trigger;
+    whole prompts are scheduled instead, each step holding at most `max_model_len` new tokens."""
     enforce_eager: bool = True
     """Skip vLLM's torch.compile warm-up: start-up in ~10 s of engine set-up instead of minutes
     on 2 cores (throughput of both is in BENCHMARKS.md)."""
@@ -113,6 +118,8 @@ class VLLMServer:
                "--max-model-len", str(c.max_model_len), "--disable-uvicorn-access-log"]
         if c.enforce_eager:
             cmd.append("--enforce-eager")
+        if not c.chunked_prefill:
+            cmd += ["--no-enable-chunked-prefill", "--max-num-batched-tokens", str(max(c.max_model_len, 4096))]
         if c.max_num_seqs:
             cmd += ["--max-num-seqs", str(c.max_num_seqs)]
         return cmd + list(c.extra_args)

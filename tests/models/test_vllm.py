@@ -90,6 +90,20 @@ def test_seeds_and_n_samples(served):
     assert [c.text for c in other[0]] != [c.text for c in out[0]]
 
 
+def test_many_seeded_samples_of_long_prompts_keep_the_engine_up(served):
+    """Seeded sampling of more prompt tokens than one engine step holds: with chunked prefill,
+    vLLM 0.32 on CPU cut a seeded request into chunks and its engine died rewinding the request's
+    generator (`CPU Generator does not use offset`); the server now schedules whole prompts."""
+    model, _ = served
+    filler = " ".join(f"item{i}" for i in range(300))  # ~600 tokens per prompt, 16 prompts
+    convs = [[{"role": "user", "content": f"{filler}\nWrite a Python function number {i}."}] for i in range(16)]
+    params = SamplingParams(n=2, temperature=0.8, top_p=0.95, max_tokens=8, seed=7)
+    out = model.generate(convs, params)
+    assert [len(cs) for cs in out] == [2] * 16 and all(c.completion_tokens > 0 for cs in out for c in cs)
+    assert model.server.alive()
+    assert [[c.text for c in cs] for cs in model.generate(convs[:4], params)] == [[c.text for c in cs] for cs in out[:4]]
+
+
 def test_models_of_one_folder_share_one_server(served):
     model, _ = served
     with load_model("vllm:smollm2-135m", kv_cache_gib=KV_GIB) as again:
