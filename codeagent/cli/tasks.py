@@ -19,8 +19,11 @@ def add_arguments(p) -> None:
     syn = sub.add_parser("synthesize", help="make validated bug-fix tasks from real libraries (task_sets/sources/)")
     syn.add_argument("--source", action="append", required=True,
                      help="a source name in task_sets/sources/ (or a path to a source YAML), optionally NAME:MAX to cap its kept tasks (repeatable)")
-    syn.add_argument("--strategies", help="comma-separated bug strategies (default: all procedural ones)")
-    syn.add_argument("--model", help="self-play strategy: not implemented yet (refused)")
+    syn.add_argument("--strategies", help="comma-separated bug strategies: the procedural ones and self_play "
+                     "(default: all procedural ones; with --model: self_play)")
+    syn.add_argument("--model", help="self-play: the model (any spec `codeagent run --model` takes) that writes a "
+                     "subtle bug into each function it is shown")
+    syn.add_argument("--temperature", type=float, default=0.7, help="self-play sampling temperature (seeded by --seed)")
     syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
     syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling)")
     syn.add_argument("--seed", type=int, default=0)
@@ -84,20 +87,19 @@ def run(args) -> int:
 def _synthesize(args, console) -> int:
     from pathlib import Path
 
-    from codeagent.errors import UserError
+    from codeagent.repos.selfplay import SelfPlayConfig
     from codeagent.repos.synthesize import synthesize
-    if args.model:
-        raise UserError("--model (the self-play strategy) is not implemented yet; use the procedural strategies")
     strategies = [s.strip() for s in args.strategies.split(",")] if args.strategies else None
     stats = synthesize(args.source, Path(args.out), strategies, seed=args.seed, max_candidates=args.max_candidates,
                        max_tasks=args.max, heldout_library=args.heldout_library, backend=args.backend,
-                       workers=args.workers)
+                       workers=args.workers, model=args.model, self_play=SelfPlayConfig(temperature=args.temperature))
     from rich.table import Table
-    table = Table("source", "pristine tests", "candidates", "kept", "why dropped", "seconds")
+    table = Table("source", "pristine tests", "self-play replies", "candidates", "kept", "why dropped", "seconds")
     for s in stats:
         dropped = ", ".join(f"{k}={v}" for k, v in sorted(s.reasons.items()) if k != "kept")
-        table.add_row(s.source, str(s.baseline_tests), str(sum(s.candidates.values())), str(sum(s.kept.values())),
-                      dropped, str(s.seconds))
+        replies = ", ".join(f"{k}={v}" for k, v in s.replies.items()) or "-"
+        table.add_row(s.source, str(s.baseline_tests), replies, str(sum(s.candidates.values())),
+                      str(sum(s.kept.values())), dropped, str(s.seconds))
     console.print(table)
     console.print(f"wrote {args.out}")
     return 0
