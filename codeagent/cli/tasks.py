@@ -36,9 +36,12 @@ def add_arguments(p) -> None:
     exp.add_argument("--split", choices=["train", "test"])
     exp.add_argument("--out", required=True, help="the JSONL file to write")
     exp.add_argument("--repos", help="also write a git repo per library whose commits are the base_commits")
-    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances and check them")
+    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances into a task set "
+                         "(format: swebench) that reads each repo from its local clone")
     imp.add_argument("file", help="instances, one JSON object a line")
     imp.add_argument("--repos", required=True, help="folder of local clones: REPOS/<owner>__<name> or REPOS/<name>")
+    imp.add_argument("--out", required=True, help="the set folder to write (e.g. task_sets/NAME; its name is the set's)")
+    imp.add_argument("--split", default="test", choices=["train", "test"], help="the split of every imported task")
 
 
 def run(args) -> int:
@@ -108,15 +111,17 @@ def _synthesize(args, console) -> int:
 def _swebench(args, console) -> int:
     from pathlib import Path
 
-    from codeagent.repos.swebench import export_instances, import_instances
+    from codeagent.repos.imported import import_set
+    from codeagent.repos.swebench import export_instances
     from codeagent.tasks import load_tasks
     if args.tasks_command == "export-swebench":
         n = export_instances(load_tasks(args.task_set, args.split), Path(args.out),
                              Path(args.repos) if args.repos else None)
         console.print(f"wrote {n} instances to {args.out}")
         return 0 if n else 1
-    report = import_instances(Path(args.file), Path(args.repos))
+    report = import_set(Path(args.file), Path(args.repos), Path(args.out), args.split)
     for problem in report.problems:
         console.print(f"[red]skipped[/] {problem}", markup=True, highlight=False)
-    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)")
+    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)"
+                  + (f"; wrote the task set {args.out}" if report.tasks else "; nothing written"))
     return 0 if report.tasks else 1
