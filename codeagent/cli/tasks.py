@@ -25,7 +25,8 @@ def add_arguments(p) -> None:
                      "subtle bug into each function it is shown")
     syn.add_argument("--temperature", type=float, default=0.7, help="self-play sampling temperature (seeded by --seed)")
     syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
-    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling)")
+    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling); "
+                     "self-play also asks the model about no more functions than this")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--heldout-library", help="a source whose tasks all go to the test split")
     syn.add_argument("--out", required=True, help="the set folder to write (resumes its .synth/ journal)")

@@ -2,12 +2,12 @@
 
 Per source: run the whole suite on the pristine repo twice in a sandbox (tests that do not pass
 both times are never used); make candidates with the procedural strategies and, given a model,
-the self-play one (`selfplay`: the model writes the bug); for each, write the bug into a warm sandbox, run the pristine-passing tests that can see the function
+the self-play one (`selfplay`: the model writes the bug); for each, whatever its strategy, write
+the bug into a warm sandbox, run the pristine-passing tests that can see the function
 (`coverage.tests_seeing`), and keep it only if at least one goes from pass to fail (FAIL_TO_PASS)
-and at least one still passes (PASS_TO_PASS). Duplicates (same mutated code) are made once; a
-candidate whose run times out is dropped. Every strategy's candidates go through the same
-validation. Every verdict is appended to a journal in
-`OUT/.synth/`, so a killed build resumes where it stopped; the set files are written at the end.
+and at least one still passes (PASS_TO_PASS). Duplicates (same mutated code, from any strategy)
+are made once; a candidate whose run times out is dropped. Every verdict is appended to a journal
+in `OUT/.synth/`, so a killed build resumes where it stopped; the set files are written at the end.
 """
 
 from __future__ import annotations
@@ -211,14 +211,14 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
     t0 = time.monotonic()
     pr = pristine(source)
     stats = SourceStats(source.name)
-    made = candidates(source.name, pr.code, [s for s in strategies if s != SELF_PLAY], seed)
-    if SELF_PLAY in strategies:
-        made += _self_play(source, pr, out, model, seed, self_play, max_candidates, stats, progress)
-    cands = order_candidates(made, seed, max_candidates)
     journal = Journal(out / ".synth" / f"{source.name}.jsonl")
     with Validator(pr, backend, workers) as v:
-        base = v.baseline()
+        base = v.baseline()  # first: a suite that fails on the pristine repo costs no model time
         stats.baseline_tests = len(base.passing)
+        made = candidates(source.name, pr.code, [s for s in strategies if s != SELF_PLAY], seed)
+        if SELF_PLAY in strategies:
+            made += _self_play(source, pr, out, model, seed, self_play, max_candidates, stats, progress)
+        cands = order_candidates(made, seed, max_candidates)
         # Infra failures are the harness's, not the candidate's: a resumed build tries them again.
         todo = [c for c in cands if c.id not in journal.done or journal.done[c.id].reason.startswith("infra")]
         kept_before = sum(journal.done[c.id].kept for c in cands if c.id in journal.done)
@@ -320,6 +320,8 @@ def synthesize(sources: list[str], out: Path, strategies: list[str] | None = Non
     command = " ".join(["codeagent tasks synthesize", *(f"--source {spec}" for spec in sources), f"--seed {seed}",
                         *([f"--strategies {','.join(strategies)}"] if strategies != list(STRATEGIES) else []),
                         *([f"--model {model}"] if model else []),
+                        *([f"--temperature {self_play.temperature}"]
+                          if model and self_play.temperature != SelfPlayConfig.temperature else []),
                         *([f"--max-candidates {max_candidates}"] if max_candidates else []),
                         *([f"--max {max_tasks}"] if max_tasks else []),
                         *([f"--heldout-library {heldout_library}"] if heldout_library else []), f"--out {out}"])
