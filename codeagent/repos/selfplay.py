@@ -101,7 +101,7 @@ def bug_from_reply(source: str, target: Target, reply: str) -> Candidate | str:
     if not node.decorator_list and target.node.decorator_list:
         # A reply that left the decorators out still means the same function (`@property` …).
         new = _decorators(original) + new
-    new = _strip_new_comments(new, original)
+    new = _strip_new_comments(_keep_documentation(new, original), original)
     after = textwrap.indent(new, " " * target.node.col_offset, lambda ln: bool(ln.strip()))
     try:
         module = ast.parse(target.module_with(after))
@@ -110,6 +110,30 @@ def bug_from_reply(source: str, target: Target, reply: str) -> Candidate | str:
     if _same_function(module, target) or after.split() == target.before.split():
         return "unchanged"
     return target.candidate(source, SELF_PLAY, 0, after)
+
+
+def _docstring(fn) -> ast.Expr | None:
+    return fn.body[0] if ast.get_docstring(fn, clean=False) is not None else None
+
+
+def _keep_documentation(new: str, original: str) -> str:
+    """`new` with the original's docstring in place of whatever the model wrote there: the bug
+    belongs in the code, and the documentation stays what a fix must satisfy (small models like
+    to rewrite the examples to match their bug)."""
+    old_fn, new_fn = ast.parse(original).body[0], ast.parse(new).body[0]
+    old_doc, new_doc = _docstring(old_fn), _docstring(new_fn)
+    first = new_fn.body[0]
+    if old_doc is None or first.lineno == new_fn.lineno:
+        return new  # nothing to keep, or a one-line `def f(): ...` with no room for it
+    if new_doc is not None and len(new_fn.body) > 1 and new_fn.body[1].lineno == new_doc.end_lineno:
+        return new  # `"""doc"""; x = 1`: the docstring shares its line with code
+    lines, old_lines = new.splitlines(keepends=True), original.splitlines(keepends=True)
+    indent = lines[first.lineno - 1][:first.col_offset]
+    old_indent = old_lines[old_doc.lineno - 1][:old_doc.col_offset]
+    doc = [indent + ln[len(old_indent):] if ln.startswith(old_indent) else ln
+           for ln in old_lines[old_doc.lineno - 1:old_doc.end_lineno]]
+    end = new_doc.end_lineno if new_doc is not None else first.lineno - 1
+    return "".join(lines[:first.lineno - 1] + doc + lines[end:])
 
 
 def _decorators(original: str) -> str:

@@ -37,6 +37,17 @@ def test_a_reply_becomes_a_candidate_in_place_without_the_models_comments():
     assert c.apply(CODE)[CORE] == CODE[CORE].replace("if x > hi:", "if x >= hi:")
 
 
+def test_the_original_docstring_stays_whatever_the_model_wrote_there():
+    t = _target(CODE, "clamp")
+    rewritten = textwrap.dedent(t.before).replace('"""x limited to [lo, hi]."""', '"""x limited to [lo, hi).\n\n    '
+                                                  'Values at hi give lo.\n    """').replace("return hi", "return lo")
+    c = bug_from_reply("tinylib", t, _fenced(rewritten))
+    assert '"""x limited to [lo, hi]."""' in c.after and "Values at hi" not in c.after
+    assert c.apply(CODE)[CORE] == CODE[CORE].replace("        return hi\n", "        return lo\n")
+    docs_only = textwrap.dedent(t.before).replace("[lo, hi]", "the closed range lo..hi")
+    assert bug_from_reply("tinylib", t, _fenced(docs_only)) == "unchanged"
+
+
 def test_a_method_keeps_its_indentation_and_decorators():
     files = {"m.py": '''class Box:
     @property
