@@ -118,6 +118,10 @@ def _as_list(v) -> list[str]:
 
 def import_instances(path: Path, repos_dir: Path, set_name: str = "swebench", split: str = "test") -> ImportReport:
     report = ImportReport()
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such instances file (JSON lines of SWE-bench instances)")
+    if not Path(repos_dir).is_dir():
+        raise UserError(f"--repos {repos_dir}: no such folder (it should hold the clones, REPOS/<owner>__<name>)")
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue

@@ -108,6 +108,7 @@ def test_import_never_overwrites_another_kind_of_set(tmp_path):
     with pytest.raises(UserError, match="format 'functions'"):
         import_set(tmp_path / "i.jsonl", tmp_path / "repos", task_sets_dir() / "pyfuncs")
     # Nothing readable: nothing written.
+    (tmp_path / "elsewhere").mkdir()
     report = import_set(tmp_path / "i.jsonl", tmp_path / "elsewhere", tmp_path / "empty")
     assert not report.tasks and "no clone of pypi/tinylib" in report.problems[0]
     assert not (tmp_path / "empty").exists()
