@@ -19,10 +19,14 @@ def add_arguments(p) -> None:
     syn = sub.add_parser("synthesize", help="make validated bug-fix tasks from real libraries (task_sets/sources/)")
     syn.add_argument("--source", action="append", required=True,
                      help="a source name in task_sets/sources/ (or a path to a source YAML), optionally NAME:MAX to cap its kept tasks (repeatable)")
-    syn.add_argument("--strategies", help="comma-separated bug strategies (default: all procedural ones)")
-    syn.add_argument("--model", help="self-play strategy: not implemented yet (refused)")
+    syn.add_argument("--strategies", help="comma-separated bug strategies: the procedural ones and self_play "
+                     "(default: all procedural ones; with --model: self_play)")
+    syn.add_argument("--model", help="self-play: the model (any spec `codeagent run --model` takes) that writes a "
+                     "subtle bug into each function it is shown")
+    syn.add_argument("--temperature", type=float, default=0.7, help="self-play sampling temperature (seeded by --seed)")
     syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
-    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling)")
+    syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling); "
+                     "self-play also asks the model about no more functions than this")
     syn.add_argument("--seed", type=int, default=0)
     syn.add_argument("--heldout-library", help="a source whose tasks all go to the test split")
     syn.add_argument("--out", required=True, help="the set folder to write (resumes its .synth/ journal)")
@@ -33,9 +37,12 @@ def add_arguments(p) -> None:
     exp.add_argument("--split", choices=["train", "test"])
     exp.add_argument("--out", required=True, help="the JSONL file to write")
     exp.add_argument("--repos", help="also write a git repo per library whose commits are the base_commits")
-    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances and check them")
+    imp = sub.add_parser("import-swebench", help="read SWE-bench / SWE-Gym / SWE-smith instances into a task set "
+                         "(format: swebench) that reads each repo from its local clone")
     imp.add_argument("file", help="instances, one JSON object a line")
     imp.add_argument("--repos", required=True, help="folder of local clones: REPOS/<owner>__<name> or REPOS/<name>")
+    imp.add_argument("--out", required=True, help="the set folder to write (e.g. task_sets/NAME; its name is the set's)")
+    imp.add_argument("--split", default="test", choices=["train", "test"], help="the split of every imported task")
 
 
 def run(args) -> int:
@@ -84,20 +91,19 @@ def run(args) -> int:
 def _synthesize(args, console) -> int:
     from pathlib import Path
 
-    from codeagent.errors import UserError
+    from codeagent.repos.selfplay import SelfPlayConfig
     from codeagent.repos.synthesize import synthesize
-    if args.model:
-        raise UserError("--model (the self-play strategy) is not implemented yet; use the procedural strategies")
     strategies = [s.strip() for s in args.strategies.split(",")] if args.strategies else None
     stats = synthesize(args.source, Path(args.out), strategies, seed=args.seed, max_candidates=args.max_candidates,
                        max_tasks=args.max, heldout_library=args.heldout_library, backend=args.backend,
-                       workers=args.workers)
+                       workers=args.workers, model=args.model, self_play=SelfPlayConfig(temperature=args.temperature))
     from rich.table import Table
-    table = Table("source", "pristine tests", "candidates", "kept", "why dropped", "seconds")
+    table = Table("source", "pristine tests", "self-play replies", "candidates", "kept", "why dropped", "seconds")
     for s in stats:
         dropped = ", ".join(f"{k}={v}" for k, v in sorted(s.reasons.items()) if k != "kept")
-        table.add_row(s.source, str(s.baseline_tests), str(sum(s.candidates.values())), str(sum(s.kept.values())),
-                      dropped, str(s.seconds))
+        replies = ", ".join(f"{k}={v}" for k, v in s.replies.items()) or "-"
+        table.add_row(s.source, str(s.baseline_tests), replies, str(sum(s.candidates.values())),
+                      str(sum(s.kept.values())), dropped, str(s.seconds))
     console.print(table)
     console.print(f"wrote {args.out}")
     return 0
@@ -106,15 +112,17 @@ def _synthesize(args, console) -> int:
 def _swebench(args, console) -> int:
     from pathlib import Path
 
-    from codeagent.repos.swebench import export_instances, import_instances
+    from codeagent.repos.imported import import_set
+    from codeagent.repos.swebench import export_instances
     from codeagent.tasks import load_tasks
     if args.tasks_command == "export-swebench":
         n = export_instances(load_tasks(args.task_set, args.split), Path(args.out),
                              Path(args.repos) if args.repos else None)
         console.print(f"wrote {n} instances to {args.out}")
         return 0 if n else 1
-    report = import_instances(Path(args.file), Path(args.repos))
+    report = import_set(Path(args.file), Path(args.repos), Path(args.out), args.split)
     for problem in report.problems:
         console.print(f"[red]skipped[/] {problem}", markup=True, highlight=False)
-    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)")
+    console.print(f"{len(report.tasks)} instances read ({len(report.problems)} skipped)"
+                  + (f"; wrote the task set {args.out}" if report.tasks else "; nothing written"))
     return 0 if report.tasks else 1

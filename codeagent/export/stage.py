@@ -2,7 +2,8 @@
 
 Order of the filters (each attempt is dropped by the first that applies, with its reason):
 verdict (no verdict / hack-flagged / rejected by the chosen verifier) -> task in an evaluation
-split -> unusable (patch does not apply, no prompt) -> prompt shares an n-gram with an
+split, or (repository tasks) its source function is an evaluation task's or its library is held
+out -> unusable (patch does not apply, no prompt) -> prompt shares an n-gram with an
 evaluation prompt -> duplicate solution of the same task -> over the per-task cap.
 """
 
@@ -85,9 +86,11 @@ def export_runs(run_dirs: list[Path], verifier: str, fmt: str, out: Path, *, max
                     accepted[attempt.task_id] += 1
                     stage_counts["accepted"] += 1
                     reason = decontam.in_eval_split(attempt.task_id)
+                task = tasks.get((attempt.task_set, attempt.task_id))
+                if reason is None and task is not None:
+                    reason = decontam.shares_source(task)
                 if reason is None:
                     stage_counts["not in an eval split"] += 1
-                    task = tasks.get((attempt.task_set, attempt.task_id))
                     if task is None:
                         reason = f"unknown-task:{attempt.task_id} not in task set {attempt.task_set}"
                     else:

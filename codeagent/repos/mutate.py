@@ -245,6 +245,42 @@ def function_span(src: _Source, fn) -> tuple[int, int]:
     return src.line_span(first, fn.end_lineno)
 
 
+@dataclass(frozen=True)
+class Target:
+    """A function worth breaking, where it sits in its module's text."""
+
+    file: str
+    function: str
+    """Qualified name inside the module (`Class.method`)."""
+    node: ast.AST
+    text: str
+    """The whole module."""
+    start: int
+    end: int
+    """The function's span in `text`: whole lines, decorators included."""
+
+    @property
+    def before(self) -> str:
+        return self.text[self.start:self.end]
+
+    def candidate(self, source: str, strategy: str, site: int, after: str) -> Candidate:
+        return Candidate(source, self.file, self.function, strategy, site, self.node.lineno, self.before, after)
+
+    def module_with(self, after: str) -> str:
+        """The module's text with the function's text replaced by `after`."""
+        return self.text[:self.start] + after + self.text[self.end:]
+
+
+def targets(files: dict[str, str]) -> Iterator[Target]:
+    """The substantive functions of `files` (every strategy, procedural or self-play, draws from
+    these), in path and source order."""
+    for path, text, tree in python_trees(files):
+        src = _Source(text)
+        for qualname, fn in functions(tree):
+            if has_substance(fn):
+                yield Target(path, qualname, fn, text, *function_span(src, fn))
+
+
 def candidates(source: str, files: dict[str, str], strategies: list[str], seed: int = 0,
                per_function: int = 2) -> list[Candidate]:
     """Every strategy's candidates over the substantive functions of `files`, at most
@@ -254,24 +290,21 @@ def candidates(source: str, files: dict[str, str], strategies: list[str], seed: 
         from codeagent.errors import unknown_name
         raise unknown_name("strategy", unknown[0], STRATEGIES)
     out: list[Candidate] = []
-    for path, text, tree in python_trees(files):
-        src = _Source(text)
-        for qualname, fn in functions(tree):
-            if not has_substance(fn):
-                continue
-            f_start, f_end = function_span(src, fn)
-            before = text[f_start:f_end]
-            for strategy in strategies:
-                sites = list(STRATEGIES[strategy](src, fn))
-                rng = random.Random(f"{seed}:{path}:{qualname}:{strategy}")
-                picked = sorted(rng.sample(range(len(sites)), min(per_function, len(sites))))
-                for i in picked:
-                    start, end, new = sites[i]
-                    mutated = text[:start] + new + text[end:]
-                    after = mutated[f_start:len(mutated) - (len(text) - f_end)]
-                    if after == before or not _parses(mutated):
-                        continue
-                    out.append(Candidate(source, path, qualname, strategy, i, fn.lineno, before, after))
+    sources: dict[str, _Source] = {}
+    for t in targets(files):
+        src = sources.setdefault(t.file, _Source(t.text))
+        text, f_start, f_end = t.text, t.start, t.end
+        for strategy in strategies:
+            sites = list(STRATEGIES[strategy](src, t.node))
+            rng = random.Random(f"{seed}:{t.file}:{t.function}:{strategy}")
+            picked = sorted(rng.sample(range(len(sites)), min(per_function, len(sites))))
+            for i in picked:
+                start, end, new = sites[i]
+                mutated = text[:start] + new + text[end:]
+                after = mutated[f_start:len(mutated) - (len(text) - f_end)]
+                if after == t.before or not _parses(mutated):
+                    continue
+                out.append(t.candidate(source, strategy, i, after))
     return out
 
 

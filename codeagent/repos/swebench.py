@@ -10,7 +10,8 @@ Import reads such lines (FAIL_TO_PASS / PASS_TO_PASS as JSON strings or lists) a
 clones `REPOS/<owner>__<name>` (or `REPOS/<name>`): the base commit's tree is the agent's repo,
 the files `test_patch` touches (after applying it) are the held-out tests, and the files `patch`
 touches (after applying it) the reference. An instance whose clone or base commit is missing
-is reported with what to do, and the rest are kept.
+is reported with what to do, and the rest are kept. `imported` writes what was read as a task
+set (`format: swebench`) that is materialised from the clones again on every load.
 """
 
 from __future__ import annotations
@@ -105,14 +106,22 @@ def _new_file_patch(path: str, content: str) -> str:
 class ImportReport:
     tasks: list[Task] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    instances: list[dict] = field(default_factory=list)
+    """The instances behind `tasks`, in order, with FAIL_TO_PASS / PASS_TO_PASS as lists."""
+    clones: dict[str, Path] = field(default_factory=dict)
+    """repo (`owner/name`) -> the clone its instances were read from."""
 
 
 def _as_list(v) -> list[str]:
     return list(json.loads(v)) if isinstance(v, str) else list(v)
 
 
-def import_instances(path: Path, repos_dir: Path, set_name: str = "swebench") -> ImportReport:
+def import_instances(path: Path, repos_dir: Path, set_name: str = "swebench", split: str = "test") -> ImportReport:
     report = ImportReport()
+    if not Path(path).is_file():
+        raise UserError(f"{path}: no such instances file (JSON lines of SWE-bench instances)")
+    if not Path(repos_dir).is_dir():
+        raise UserError(f"--repos {repos_dir}: no such folder (it should hold the clones, REPOS/<owner>__<name>)")
     for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
         if not line.strip():
             continue
@@ -127,19 +136,34 @@ def import_instances(path: Path, repos_dir: Path, set_name: str = "swebench") ->
             report.problems.append(f"{where}: missing field(s) {', '.join(missing)}")
             continue
         try:
-            report.tasks.append(_import_one(inst, repos_dir, set_name))
+            inst = {**inst, "FAIL_TO_PASS": _as_list(inst["FAIL_TO_PASS"]),
+                    "PASS_TO_PASS": _as_list(inst["PASS_TO_PASS"])}
+        except (ValueError, TypeError):
+            report.problems.append(f"{where} ({inst['instance_id']}): FAIL_TO_PASS / PASS_TO_PASS must be lists "
+                                   "of test ids or JSON strings of such lists")
+            continue
+        try:
+            clone = find_clone(repos_dir, inst["repo"])
+            report.tasks.append(instance_task(inst, clone, set_name, split))
         except UserError as e:
             report.problems.append(f"{where} ({inst['instance_id']}): {e}")
+            continue
+        report.instances.append(inst)
+        report.clones[inst["repo"]] = clone
     return report
 
 
-def _import_one(inst: dict, repos_dir: Path, set_name: str) -> Task:
-    owner_name = inst["repo"]
-    clone = next((c for c in (repos_dir / owner_name.replace("/", "__"), repos_dir / owner_name.split("/")[-1])
+def find_clone(repos_dir: Path, repo: str) -> Path:
+    """The clone of `repo` (`owner/name`) in `repos_dir`: `<owner>__<name>` or `<name>`."""
+    clone = next((c for c in (repos_dir / repo.replace("/", "__"), repos_dir / repo.split("/")[-1])
                   if (c / ".git").exists()), None)
     if clone is None:
-        raise UserError(f"no clone of {owner_name} in {repos_dir}; clone it to "
-                        f"{repos_dir / owner_name.replace('/', '__')}")
+        raise UserError(f"no clone of {repo} in {repos_dir}; clone it to {repos_dir / repo.replace('/', '__')}")
+    return clone
+
+
+def instance_task(inst: dict, clone: Path, set_name: str, split: str = "test") -> Task:
+    """The task of one instance, read from `clone` at its base commit."""
     probe = subprocess.run(["git", "cat-file", "-e", f"{inst['base_commit']}^{{commit}}"], cwd=clone,
                            capture_output=True)
     if probe.returncode != 0 or not inst["base_commit"]:
@@ -148,11 +172,12 @@ def _import_one(inst: dict, repos_dir: Path, set_name: str) -> Task:
     base = _tree_files(clone, inst["base_commit"])
     tests = _after_patch(base, inst["test_patch"], "test_patch")
     fixed = _after_patch(base, inst["patch"], "patch")
-    return Task(id=f"{set_name}/{inst['instance_id']}", task_set=set_name, split="test",
+    return Task(id=f"{set_name}/{inst['instance_id']}", task_set=set_name, split=split,
                 problem_statement=inst["problem_statement"], repo_files=base, heldout_tests=tests,
                 reference_files=fixed, fail_to_pass=_as_list(inst["FAIL_TO_PASS"]),
                 pass_to_pass=_as_list(inst["PASS_TO_PASS"]),
-                metadata={"kind": "repo", "source": owner_name, "base_commit": inst["base_commit"],
+                metadata={"kind": "repo", "source": inst["repo"], "family": inst["repo"],
+                          "instance_id": inst["instance_id"], "base_commit": inst["base_commit"],
                           "reference_patch": inst["patch"], "version": inst.get("version", ""),
                           "timeout_s": 120})
 

@@ -1,12 +1,13 @@
 """`codeagent tasks synthesize`: bugs made from real libraries, validated as SWE-smith does.
 
 Per source: run the whole suite on the pristine repo twice in a sandbox (tests that do not pass
-both times are never used); make candidates with the procedural strategies; for each, write the
-bug into a warm sandbox, run the pristine-passing tests that can see the function
+both times are never used); make candidates with the procedural strategies and, given a model,
+the self-play one (`selfplay`: the model writes the bug); for each, whatever its strategy, write
+the bug into a warm sandbox, run the pristine-passing tests that can see the function
 (`coverage.tests_seeing`), and keep it only if at least one goes from pass to fail (FAIL_TO_PASS)
-and at least one still passes (PASS_TO_PASS). Duplicates (same mutated code) are made once; a
-candidate whose run times out is dropped. Every verdict is appended to a journal in
-`OUT/.synth/`, so a killed build resumes where it stopped; the set files are written at the end.
+and at least one still passes (PASS_TO_PASS). Duplicates (same mutated code, from any strategy)
+are made once; a candidate whose run times out is dropped. Every verdict is appended to a journal
+in `OUT/.synth/`, so a killed build resumes where it stopped; the set files are written at the end.
 """
 
 from __future__ import annotations
@@ -17,14 +18,17 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from codeagent.errors import UserError, unknown_name
+from codeagent.progress import ProgressBar
 from codeagent.sandbox import open_sandbox, resolve_backend
 
 from . import coverage
 from .grade import REPO_LIMITS, run_pytest
 from .mutate import STRATEGIES, Candidate, candidates
+from .selfplay import SELF_PLAY, ReplyJournal, SelfPlayConfig, pick_targets, self_play_candidates
 from .sources import Pristine, RepoSource, SourceError, load_source, pristine
 from .statements import failing_test_names, level_for, statement
 
@@ -147,16 +151,20 @@ class Validator:
 
 
 def order_candidates(cands: list[Candidate], seed: int, limit: int | None) -> list[Candidate]:
-    """Deduplicated, shuffled with `seed`, strategies interleaved, cut to `limit`."""
+    """Shuffled with `seed`, strategies interleaved, deduplicated by mutated code (two strategies
+    can make the same bug: the first in this order owns it), cut to `limit`."""
     unique = list({c.id: c for c in cands}.values())
     by_strategy: dict[str, list[Candidate]] = {}
     for c in unique:
         by_strategy.setdefault(c.strategy, []).append(c)
     for name, group in by_strategy.items():
         random.Random(f"{seed}:{name}").shuffle(group)
-    out = []
+    out, seen = [], set()
     for i in range(max((len(g) for g in by_strategy.values()), default=0)):
-        out.extend(g[i] for g in by_strategy.values() if i < len(g))
+        for c in (g[i] for g in by_strategy.values() if i < len(g)):
+            if (c.file, c.after) not in seen:
+                seen.add((c.file, c.after))
+                out.append(c)
     return out[:limit] if limit else out
 
 
@@ -189,21 +197,28 @@ class SourceStats:
     candidates: dict[str, int] = field(default_factory=dict)
     kept: dict[str, int] = field(default_factory=dict)
     reasons: dict[str, int] = field(default_factory=dict)
+    replies: dict[str, int] = field(default_factory=dict)
+    """Self-play: the model's replies before validation (`selfplay.SelfPlayResult.replies`)."""
     baseline_tests: int = 0
     seconds: float = 0.0
 
 
 def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed: int, max_candidates: int | None,
-                      max_tasks: int | None, backend: str, workers: int, progress: bool = True):
-    """Validate candidates of one source; returns (kept records, stats)."""
+                      max_tasks: int | None, backend: str, workers: int, progress: bool = True, model=None,
+                      self_play: SelfPlayConfig = SelfPlayConfig()):
+    """Validate candidates of one source; returns (kept records, stats). `model` (a loaded Model)
+    is asked for the self-play candidates when `strategies` has SELF_PLAY."""
     t0 = time.monotonic()
     pr = pristine(source)
-    cands = order_candidates(candidates(source.name, pr.code, strategies, seed), seed, max_candidates)
-    journal = Journal(out / ".synth" / f"{source.name}.jsonl")
     stats = SourceStats(source.name)
+    journal = Journal(out / ".synth" / f"{source.name}.jsonl")
     with Validator(pr, backend, workers) as v:
-        base = v.baseline()
+        base = v.baseline()  # first: a suite that fails on the pristine repo costs no model time
         stats.baseline_tests = len(base.passing)
+        made = candidates(source.name, pr.code, [s for s in strategies if s != SELF_PLAY], seed)
+        if SELF_PLAY in strategies:
+            made += _self_play(source, pr, out, model, seed, self_play, max_candidates, stats, progress)
+        cands = order_candidates(made, seed, max_candidates)
         # Infra failures are the harness's, not the candidate's: a resumed build tries them again.
         todo = [c for c in cands if c.id not in journal.done or journal.done[c.id].reason.startswith("infra")]
         kept_before = sum(journal.done[c.id].kept for c in cands if c.id in journal.done)
@@ -251,9 +266,22 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
                 "level": level,
                 "problem_statement": statement(level, source.name, c.file, c.function, o.messages, pr.tests,
                                                hide=failing_test_names(o.fail_to_pass)),
+                **({"model": model.spec} if c.strategy == SELF_PLAY else {}),
             })
     stats.seconds = round(time.monotonic() - t0, 1)
     return records, stats
+
+
+def _self_play(source: RepoSource, pr: Pristine, out: Path, model, seed: int, config: SelfPlayConfig,
+               max_candidates: int | None, stats: SourceStats, progress: bool) -> list[Candidate]:
+    if config.max_functions is None and max_candidates:
+        config = replace(config, max_functions=max_candidates)  # no more functions asked than can be validated
+    journal = ReplyJournal(out / ".synth" / f"{source.name}.{SELF_PLAY}.jsonl")
+    total = len(pick_targets(pr.code, seed, config.max_functions))
+    with ProgressBar(f"self-play {source.name} ({model.spec})", total, enabled=progress) as bar:
+        result = self_play_candidates(source.name, pr.code, model, seed, journal, config, on_batch=bar.advance)
+    stats.replies = result.replies
+    return result.candidates
 
 
 class _Bar:
@@ -273,14 +301,16 @@ class _Bar:
 
 def synthesize(sources: list[str], out: Path, strategies: list[str] | None = None, seed: int = 0,
                max_candidates: int | None = None, max_tasks: int | None = None, heldout_library: str | None = None,
-               backend: str = "auto", workers: int = 2, progress: bool = True) -> list[SourceStats]:
+               backend: str = "auto", workers: int = 2, progress: bool = True, model: str | None = None,
+               self_play: SelfPlayConfig = SelfPlayConfig()) -> list[SourceStats]:
     """Build (or resume) the task set at `out` from `sources`; returns per-source stats.
 
     A source may carry its own cap on kept tasks as `NAME:MAX` (else `max_tasks`). The set files
     are rewritten after each source, so a build stopped part-way leaves a usable set.
+    model: the spec of the self-play model; without `strategies` it means self-play alone.
     """
     from .taskset import write_set
-    strategies = list(strategies or STRATEGIES)
+    strategies = check_strategies(strategies, model)
     plan = []
     for spec in sources:
         name, _, cap = spec.partition(":")
@@ -289,16 +319,44 @@ def synthesize(sources: list[str], out: Path, strategies: list[str] | None = Non
         plan.append((load_source(name), int(cap) if cap else max_tasks))
     command = " ".join(["codeagent tasks synthesize", *(f"--source {spec}" for spec in sources), f"--seed {seed}",
                         *([f"--strategies {','.join(strategies)}"] if strategies != list(STRATEGIES) else []),
+                        *([f"--model {model}"] if model else []),
+                        *([f"--temperature {self_play.temperature}"]
+                          if model and self_play.temperature != SelfPlayConfig.temperature else []),
                         *([f"--max-candidates {max_candidates}"] if max_candidates else []),
                         *([f"--max {max_tasks}"] if max_tasks else []),
                         *([f"--heldout-library {heldout_library}"] if heldout_library else []), f"--out {out}"])
     all_records, all_stats, done = {}, [], []
-    for src, cap in plan:
-        records, stats = synthesize_source(src, out, strategies, seed, max_candidates, cap, backend,
-                                           workers, progress)
-        all_records[src.name] = records
-        all_stats.append(stats)
-        done.append(src)
-        write_set(out, done, all_records, seed=seed, strategies=strategies, heldout_library=heldout_library,
-                  stats=all_stats, command=command)
+    loaded = None
+    if model:
+        from codeagent.models import load_model
+        loaded = load_model(model, log_dir=out / ".synth")
+    try:
+        for src, cap in plan:
+            records, stats = synthesize_source(src, out, strategies, seed, max_candidates, cap, backend,
+                                               workers, progress, loaded, self_play)
+            all_records[src.name] = records
+            all_stats.append(stats)
+            done.append(src)
+            write_set(out, done, all_records, seed=seed, strategies=strategies, heldout_library=heldout_library,
+                      stats=all_stats, command=command, model=model)
+    finally:
+        if loaded is not None and hasattr(loaded, "close"):
+            loaded.close()
     return all_stats
+
+
+def check_strategies(strategies: list[str] | None, model: str | None) -> list[str]:
+    """The strategies to run: every name known, and a model exactly when self-play is asked for."""
+    known = [*STRATEGIES, SELF_PLAY]
+    if strategies is None:
+        return [SELF_PLAY] if model else list(STRATEGIES)
+    for name in strategies:
+        if name not in known:
+            raise unknown_name("strategy", name, known)
+    if SELF_PLAY in strategies and not model:
+        raise UserError(f"the {SELF_PLAY} strategy needs a model to write the bugs: add --model SPEC "
+                        "(e.g. --model smollm2-135m)")
+    if model and SELF_PLAY not in strategies:
+        raise UserError(f"--model is only used by the {SELF_PLAY} strategy; add {SELF_PLAY} to --strategies "
+                        "or leave --model out")
+    return list(strategies)

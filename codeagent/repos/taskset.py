@@ -50,7 +50,7 @@ def unified_diff(path: str, old: str, new: str) -> str:
 
 
 def write_set(out: Path, sources, records: dict[str, list[dict]], *, seed: int, strategies: list[str],
-              heldout_library: str | None, stats, command: str) -> None:
+              heldout_library: str | None, stats, command: str, model: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "tasks").mkdir(exist_ok=True)
     split = {}
@@ -62,18 +62,27 @@ def write_set(out: Path, sources, records: dict[str, list[dict]], *, seed: int, 
     (out / "split.json").write_text(json.dumps(dict(sorted(split.items())), indent=1) + "\n")
     meta = {
         "name": out.name,
-        "description": "Bug-fix tasks synthesized from real libraries (procedural AST bugs validated "
-                       "by FAIL_TO_PASS / PASS_TO_PASS with their own test suites).",
+        "description": "Bug-fix tasks synthesized from real libraries (bugs made by "
+                       f"{_makers(strategies, model)}, validated by FAIL_TO_PASS / PASS_TO_PASS with "
+                       "their own test suites).",
         "format": "repos",
         "sources": [s.name for s in sources],
         "heldout_library": heldout_library,
         "split_file": "split.json",
-        "built_with": {"seed": seed, "strategies": strategies,
+        "built_with": {"seed": seed, "strategies": strategies, **({"model": model} if model else {}),
                        "command": command},
         "stats": [{"source": s.source, "baseline_tests": s.baseline_tests, "candidates": s.candidates,
-                   "kept": s.kept, "reasons": s.reasons, "seconds": s.seconds} for s in stats],
+                   "kept": s.kept, "reasons": s.reasons, **({"self_play_replies": s.replies} if s.replies else {}),
+                   "seconds": s.seconds} for s in stats],
     }
     (out / "taskset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, width=100))
+
+
+def _makers(strategies: list[str], model: str | None) -> str:
+    from .selfplay import SELF_PLAY
+    makers = (["procedural AST edits"] if any(s != SELF_PLAY for s in strategies) else []) + \
+        ([f"the model {model} (self-play)"] if SELF_PLAY in strategies else [])
+    return " and ".join(makers)
 
 
 def load_repo_tasks(root: Path, meta: dict, name: str) -> list[Task]:
@@ -116,6 +125,7 @@ def load_repo_tasks(root: Path, meta: dict, name: str) -> list[Task]:
                 metadata={"kind": "repo", "source": source_name, "pin": src.pin, "sha256": src.sha256,
                           "file": r["file"], "function": r["function"], "family": source_name,
                           "strategy": r["strategy"], "level": int(r["level"]), "heldout": why,
+                          **({"bug_model": r["model"]} if r.get("model") else {}),
                           "timeout_s": src.timeout_s,
                           "bug_patch": unified_diff(r["file"], pr.code[r["file"]], repo[r["file"]]),
                           "reference_patch": unified_diff(r["file"], repo[r["file"]], pr.code[r["file"]])},

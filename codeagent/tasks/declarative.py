@@ -23,6 +23,7 @@ EXAMPLES_FILE = "test_examples.py"
 FORMATS: dict[str, str] = {
     "functions": "codeagent.tasks.declarative:load_function_tasks",
     "repos": "codeagent.repos.taskset:load_repo_tasks",
+    "swebench": "codeagent.repos.imported:load_swebench_tasks",
 }
 REQUIRED_TASK_FIELDS = ("name", "tier", "entry_point", "prompt", "solution", "tests")
 
