@@ -188,3 +188,122 @@ def _first_line(node: ast.AST) -> int:
     """First line of a statement, decorators included."""
     decorators = getattr(node, "decorator_list", None) or []
     return min([node.lineno, *(d.lineno for d in decorators)])
+
+
+# -- one function of a repository file ---------------------------------------------------------
+Def = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def find_function(tree: ast.Module, qualname: str, lineno: int | None = None) -> ast.AST | None:
+    """The def named by `qualname` (`func`, `Class.method`, `outer.inner`), looked for through
+    classes, functions and compound statements (a def under `if`/`try` counts). Several matches (a
+    property's getter and setter, a def per platform): the one starting at `lineno`, else the last,
+    which is the one Python keeps."""
+    *scopes, name = qualname.split(".")
+    found = [n for n in _defs_in(tree.body, scopes) if isinstance(n, Def) and n.name == name]
+    if lineno is not None:
+        found = [n for n in found if n.lineno == lineno] or found
+    return found[-1] if found else None
+
+
+def _defs_in(body: list, scopes: list[str]) -> list[ast.AST]:
+    """The defs and classes directly in `body` (through compound statements), inside `scopes`."""
+    direct: list[ast.AST] = []
+    stack = list(reversed(body))
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (*Def, ast.ClassDef)):
+            direct.append(n)
+        elif isinstance(n, ast.stmt):
+            stack.extend(reversed([c for c in ast.iter_child_nodes(n) if isinstance(c, ast.stmt)]))
+    if not scopes:
+        return direct
+    return [d for n in direct if n.name == scopes[0] for d in _defs_in(n.body, scopes[1:])]
+
+
+def function_source(text: str, qualname: str, lineno: int | None = None) -> str | None:
+    """The source of `qualname` in `text` (decorators included), dedented; None when not found."""
+    try:
+        node = find_function(ast.parse(text), qualname, lineno)
+    except (SyntaxError, ValueError):
+        return None
+    if node is None:
+        return None
+    lines = text.splitlines()[_first_line(node) - 1:node.end_lineno]
+    return _dedent(lines, node.col_offset)
+
+
+def replace_function(text: str, qualname: str, code: str, lineno: int | None = None) -> str | None:
+    """`text` with the def `qualname` replaced by the one `code` defines; None when `code` has no
+    such def (or `text` has none to replace).
+
+    `code` is the model's answer for one function, at any indentation: its def is re-indented to
+    the original's column. Kept from the original: its decorators when the answer has none, its
+    docstring when the answer dropped it. The answer's other defs and statements are dropped (the
+    contract is one function); its imports the file lacks go after the file's last top-level import.
+    An answer that does not parse but starts with the def is taken whole, to fail honestly in tests.
+    """
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    old = find_function(tree, qualname, lineno)
+    if old is None:
+        return None
+    name = qualname.rsplit(".", 1)[-1]
+    lines = text.splitlines()
+    indent = lines[old.lineno - 1][:old.col_offset]
+    code = _dedent_block(code)
+    try:
+        reply_tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        reply_tree = None
+    if reply_tree is None:
+        body = code.strip("\n")
+        if not re.match(rf"(@|(async\s+)?def\s+{re.escape(name)}\b)", body):
+            return None
+        new_lines, has_decorators, imports = body.splitlines(), body.startswith("@"), []
+    else:
+        reply_lines = code.splitlines()
+        new = next((n for n in ast.walk(reply_tree) if isinstance(n, Def) and n.name == name), None)
+        if new is None:
+            return None
+        segment = _keep_docstring(text, old, new, reply_lines) \
+            or "\n".join(reply_lines[_first_line(new) - 1:new.end_lineno])
+        new_lines = _dedent(segment.splitlines(), new.col_offset).splitlines()
+        has_decorators = bool(new.decorator_list)
+        have = set(_imports(tree, lines))
+        imports = [i for i in _imports(reply_tree, reply_lines) if i not in have]
+    start = (_first_line(old) if has_decorators else old.lineno) - 1
+    replacement = [indent + ln if ln else "" for ln in new_lines]
+    out = lines[:start] + replacement + lines[old.end_lineno:]
+    if imports:
+        at = max((n.end_lineno for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))), default=0)
+        if at > start:  # an import below the function: its line moved with the replacement
+            at += len(replacement) - (old.end_lineno - start)
+        out[at:at] = imports
+    return "\n".join(out) + ("\n" if text.endswith("\n") else "")
+
+
+def _imports(tree: ast.Module, lines: list[str]) -> list[str]:
+    """The source lines of each top-level import (ast.get_source_segment is far slower on big files)."""
+    return ["\n".join(lines[n.lineno - 1:n.end_lineno]) for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]
+
+
+def _dedent_block(code: str) -> str:
+    """`code` with its common indentation taken off (unlike textwrap.dedent, blank lines keep
+    their whitespace, so a function round-trips byte for byte)."""
+    lines = code.splitlines()
+    indents = [len(ln) - len(ln.lstrip()) for ln in lines if ln.strip()]
+    return _dedent(lines, min(indents, default=0)) if indents else code
+
+
+def _dedent(lines: list[str], col: int) -> str:
+    """`lines` with the first non-blank line's `col` columns of indentation taken off every line
+    that has them."""
+    prefix = next((ln[:col] for ln in lines if ln.strip()), "")
+    out = []
+    for ln in lines:
+        # A line that sits further left (blank, or inside a multi-line string) stays as it is.
+        out.append(ln[len(prefix):] if ln.startswith(prefix) else ln)
+    return "\n".join(out)

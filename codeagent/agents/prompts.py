@@ -30,6 +30,36 @@ The file `{path}` currently contains:
 Reply with the complete new content of `{path}` in a single ```python code block. \
 Do not include explanations."""
 
+# For repository tasks localized to one function (task metadata `file` and `function`): the
+# function is shown (and, at some levels, its file first) and comes back alone. Its docstring may
+# be left out (the agent keeps the old one): fewer tokens to echo for a small model.
+REWRITE_REPO_FUNCTION = """{problem}
+
+{context}This is `{qualname}` in `{path}`:
+
+```python
+{source}
+```
+
+Reply with the fixed `{name}`: its complete definition, from its `def` line, in a single \
+```python code block. You may leave out its docstring (it is kept). Do not include explanations."""
+
+REWRITE_CONTEXT_FILE = """The file `{path}`:
+
+```python
+{content}
+```
+
+"""
+
+REWRITE_CONTEXT_OUTLINE = """An outline of the file `{path}` (its imports and definitions, bodies left out):
+
+```python
+{content}
+```
+
+"""
+
 REWRITE_NO_CODE = """Your reply did not contain a ```python code block. \
 Reply with the complete code of `{target}` in a single ```python code block."""
 

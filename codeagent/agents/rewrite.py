@@ -1,7 +1,8 @@
-"""`rewrite`: single-shot agent for small models. The model sees the problem and the file to
-change, answers with one python block, and that block becomes the file (or, for function-level
-tasks, the function spliced into the stub). Optional feedback rounds show it the failures of
-the task's *visible* tests and let it try again.
+"""`rewrite`: single-shot agent for small models. The model sees the problem and the code to
+change, answers with one python block, and that block becomes the file, or the function spliced
+into the stub (function-level tasks) or in place of the old one (repository tasks whose metadata
+names the file and function; see `targets.py`). The patch is the sandbox's git diff. Optional
+feedback rounds show it the failures of the task's *visible* tests and let it try again.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from codeagent.errors import UserError
 from codeagent.models.base import Model, SamplingParams
 from codeagent.sandbox.base import Sandbox
 from codeagent.tasks.base import Task
@@ -18,7 +18,8 @@ from codeagent.trajectory import Attempt, Step
 from . import prompts
 from .base import (QUIET_ENV, AgentStop, Dialogue, FormatError, Submitted, config_dict,
                    ignore_artefacts, take_patch)
-from .codeblocks import python_code, splice_function
+from .codeblocks import python_code
+from .targets import RewriteTaskError, Target, target_file, target_for  # noqa: F401 (RewriteTaskError, target_file: re-exported)
 
 # Runs `test_*` functions of the visible test files given as arguments; prints one line per test
 # and short tracebacks (the model reads them). Visible tests are examples for the agent, not a
@@ -64,6 +65,12 @@ class RewriteConfig:
     """Wall-clock limit of one visible-test run."""
     feedback_chars: int = 2000
     """Most characters of test output shown to the model per round (head and tail kept)."""
+    file_levels: tuple[int, ...] = (1,)
+    """Repository tasks localized to a function: localization levels at which its file is shown
+    beside the function (level 1 names the function; at 2 and 3 the model sees the function alone)."""
+    max_file_chars: int = 3000
+    """... the whole file when it is at most this long, else its outline (imports and def lines)
+    cut to this length: whole library modules would crowd a small model's context out."""
 
 
 class RewriteAgent:
@@ -77,25 +84,30 @@ class RewriteAgent:
         return config_dict(self.config)
 
     def check(self, task: Task) -> None:
-        target_file(task)
+        self.target(task)
+
+    def target(self, task: Task) -> Target:
+        return target_for(task, self.config.file_levels, self.config.max_file_chars)
 
     def run(self, task: Task, sandbox: Sandbox, model: Model, params: SamplingParams,
             attempt: Attempt) -> Attempt:
-        path = target_file(task)
-        original = task.repo_files[path]
+        target = self.target(task)
+        path = target.path
         dialogue = Dialogue(model, replace(params, stop=tuple(params.stop) + self.config.stop), attempt)
         dialogue.say("system", prompts.REWRITE_SYSTEM)
-        dialogue.say("user", first_prompt(task, path))
+        dialogue.say("user", target.prompt)
         rounds = self.config.feedback if task.visible_tests else 0
-        written = False
+        written, why = False, ""
         try:
             if rounds:
                 ignore_artefacts(sandbox)
             for round_ in range(rounds + 1):
-                code = python_code(dialogue.ask(), original if task.entry_point else "")
-                if code is None:
-                    raise FormatError(prompts.REWRITE_NO_CODE.format(target=task.entry_point or path))
-                content = splice_function(original, code, task.entry_point) if task.entry_point else code
+                code = python_code(dialogue.ask(), target.context)
+                content = None if code is None else target.splice(code)
+                if content is None:
+                    why = "reply has no python code block" if code is None else \
+                        f"the reply's code has no definition of `{target.name}`"
+                    raise FormatError(prompts.REWRITE_NO_CODE.format(target=target.name))
                 sandbox.write_files({path: content})
                 written = True
                 attempt.steps.append(Step(action=f"write {path}", observation=f"{len(content)} characters"))
@@ -104,13 +116,12 @@ class RewriteAgent:
                 passed, output = self._visible_tests(task, sandbox, attempt)
                 if passed:
                     break
-                dialogue.say("user", prompts.REWRITE_FEEDBACK.format(output=output,
-                                                                     target=task.entry_point or path))
+                dialogue.say("user", prompts.REWRITE_FEEDBACK.format(output=output, target=target.name))
             raise Submitted()
         except FormatError as e:
             # No code at all: nothing to submit. A feedback round without code keeps the last one.
             attempt.exit_status = "submitted" if written else e.exit_status
-            attempt.error = "reply has no python code block" if not written else \
+            attempt.error = why if not written else \
                 "a feedback reply had no code block; the previous code was kept"
         except AgentStop as e:
             attempt.exit_status = e.exit_status
@@ -136,36 +147,6 @@ class RewriteAgent:
         attempt.steps.append(Step(action="run visible tests", observation=output, exit_code=r.exit_code,
                                   duration=round(time.monotonic() - started, 3)))
         return r.ok, output
-
-
-class RewriteTaskError(UserError):
-    """A task the rewrite agent cannot work on (no single file to rewrite)."""
-
-
-def target_file(task: Task) -> str:
-    """The one file the rewrite agent replaces: the stub of a function-level task, else the
-    task's `metadata["edit_file"]`, else the repo's only non-test python file."""
-    path = task.prompt_file or task.metadata.get("edit_file")
-    if path is None:
-        candidates = [p for p in task.repo_files if p.endswith(".py") and p not in task.protected_paths
-                      and not p.rsplit("/", 1)[-1].startswith("test")]
-        if len(candidates) == 1:
-            path = candidates[0]
-    if path is None or path not in task.repo_files:
-        raise RewriteTaskError(f"task {task.id}: the rewrite agent needs one file to rewrite (prompt_file or "
-                               f"metadata.edit_file naming a repo file); use --agent bash for repository tasks")
-    return path
-
-
-def first_prompt(task: Task, path: str) -> str:
-    if task.entry_point:
-        stub = task.repo_files[path].rstrip("\n")
-        text = prompts.REWRITE_FUNCTION.format(entry_point=task.entry_point, path=path, stub=stub)
-        problem = task.problem_statement.strip()
-        # Function-level task sets use the stub as the statement; say it once.
-        return text if problem in stub else f"{problem}\n\n{text}"
-    return prompts.REWRITE_FILE.format(problem=task.problem_statement.strip(), path=path,
-                                       content=task.repo_files[path].rstrip("\n"))
 
 
 def clip(text: str, limit: int) -> str:

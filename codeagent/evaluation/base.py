@@ -29,7 +29,11 @@ class TestJob:
     judge: dict | None = None
     """Function-level jobs: {module, path, entry_point, trusted_source} (see `runner.py`): the
     tests run in a trusted judge process and call the candidate across a plain-data boundary.
-    None: the tests import the candidate in their own process (repository tasks)."""
+    Repository jobs: {kind: repo, patch, ...} (`codeagent/repos/jobs.py`).
+    None: the tests import the candidate in their own process."""
+    repo_task: object | None = None
+    """Repository jobs: the task, graded by FAIL_TO_PASS / PASS_TO_PASS with real pytest
+    (`codeagent.repos.grade`) instead of the runner; `files` is then the unpatched repo."""
 
 
 @dataclass

@@ -52,11 +52,19 @@ ENGINE_LIMITS = SandboxLimits(timeout_s=600, memory_mb=2048, cpus=1.0, pids=256,
                               tmp_mb=64, output_bytes=16 << 20)
 
 
-def heldout_job(task, files: dict[str, str], key: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> TestJob:
+def heldout_job(task, files: dict[str, str], key: str, timeout_s: float = DEFAULT_TIMEOUT_S,
+                patch: str | None = None) -> TestJob:
     """The held-out job of `task` for the (already patched) repo `files`.
 
     The held-out tests are laid over the candidate's files, so a patch cannot replace them.
+    Repository tasks are graded from `patch` instead (required for them), as `codeagent.repos.grade`
+    does: FAIL_TO_PASS / PASS_TO_PASS with the task's own timeout.
     """
+    if task.is_repository_task:
+        if patch is None:
+            raise ValueError(f"task {task.id} is a repository task: its held-out job needs the patch")
+        from codeagent.repos.jobs import repo_job
+        return repo_job(task, patch, key)
     return TestJob(key=key, files=dict(files), test_files=dict(task.heldout_tests), timeout_s=timeout_s,
                    judge=function_judge(task))
 
@@ -121,8 +129,10 @@ class TestEngine:
                     on_report(hit)
             else:
                 todo.append(job)
-        batches = _batches(todo, self.batch_size, self.workers)
         bar = ProgressBar(progress or "", len(jobs), enabled=bool(progress), completed=len(jobs) - len(todo))
+        repo_jobs = [j for j in todo if j.repo_task is not None]
+        todo = [j for j in todo if j.repo_task is None]
+        batches = _batches(todo, self.batch_size, self.workers)
 
         def done(report: TestReport, job: TestJob) -> None:
             reports[report.key] = report
@@ -132,6 +142,11 @@ class TestEngine:
                 on_report(report)
             bar.advance()
 
+        if repo_jobs:
+            self._run_repo_jobs(repo_jobs, done)
+        if not batches:
+            bar.close()
+            return [reports[j.key] for j in jobs]
         if self._fan_out is None:  # kept across calls: workers and their sandboxes stay warm
             from .remote import RemoteBatches
             self._fan_out = make_executor(self.executor, workers=self.workers, per_worker=1,
@@ -156,6 +171,16 @@ class TestEngine:
         finally:
             bar.close()
         return [reports[j.key] for j in jobs]
+
+    def _run_repo_jobs(self, jobs: list[TestJob], done) -> None:
+        """Repository jobs, `workers` at a time, each in a fresh sandbox of its own (a library's
+        suite needs a bigger one than the warm pool's). Always in this process's threads."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from codeagent.repos.jobs import run_repo_job
+        with ThreadPoolExecutor(self.workers) as pool:
+            for job, report in zip(jobs, pool.map(lambda j: run_repo_job(j, self.backend), jobs)):
+                done(report, job)
 
     def _run_batch(self, batch: list[TestJob], done) -> None:
         pending = {j.key: j for j in batch}

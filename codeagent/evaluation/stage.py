@@ -119,7 +119,8 @@ def evaluate(cfg: EvalConfig) -> EvalSummary:
             record(s.task_id, s.index, TestReport(key=key, passed=False, failure_kind="patch-did-not-apply",
                                                    message=str(e)))
             continue
-        jobs.append(heldout_job(tasks[s.task_id], files, key, cfg.timeout_s))
+        jobs.append(heldout_job(tasks[s.task_id], files, key, cfg.timeout_s,
+                                patch=s.content if s.kind == "patch" else None))
         where[key] = (s.task_id, s.index)
         patches[key] = (tasks[s.task_id], files, s.content if s.kind == "patch" else None)
 

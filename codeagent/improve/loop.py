@@ -269,10 +269,11 @@ def _diversity(cfg: ImproveConfig, run_dir: Path, split: str, task_set: str | No
     sols: dict[str, list[str]] = {}
     for a in RunFolder(run_dir).attempts(required=False):
         task = tasks.get(a.task_id)
-        if task is None or not task.prompt_file or not a.patch:
+        path = task and (task.prompt_file or task.metadata.get("file"))  # repository tasks: the buggy file
+        if not path or not a.patch:
             continue
         try:
-            sols.setdefault(a.task_id, []).append(apply_patch(task.repo_files, a.patch)[task.prompt_file])
+            sols.setdefault(a.task_id, []).append(apply_patch(task.repo_files, a.patch)[path])
         except (PatchError, KeyError):
             continue
     return diversity(sols)

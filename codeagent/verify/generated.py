@@ -14,6 +14,7 @@ accepts nothing. Agreement thresholds (`min_cluster_size`, `min_tests_passed`) a
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Mapping, Sequence
@@ -47,6 +48,10 @@ class GeneratedVerifier:
         if cfg.mutation not in MUTATION_MODES:
             raise VerifyError(f"verify.mutation must be one of {', '.join(map(str, MUTATION_MODES))}; "
                               f"got {cfg.mutation!r}")
+        repo = sum(t.is_repository_task for t in ctx.tasks)
+        if repo:
+            print(f"warning: the generated verifier writes no tests for repository tasks ({repo} here): it "
+                  "accepts none of their attempts; use --verifier heldout for them", file=sys.stderr)
         return cls(ensure_tests(ctx), cfg.timeout_s, Thresholds(cfg.min_cluster_size, cfg.min_tests_passed),
                    cfg.mutation, cfg.mutants)
 
@@ -179,6 +184,8 @@ class GeneratedVerifier:
 
 
 MUTATION_MODES = (None, "report", "filter")
+NO_TESTS = "task has no entry point: tests cannot be generated"
+NO_TESTS_REPO = "repository task: the generated verifier does not write tests for these (use the heldout verifier)"
 
 
 @dataclass(frozen=True)
@@ -224,23 +231,30 @@ def ensure_tests(ctx: VerifierContext) -> dict[str, GeneratedTests]:
     if not missing:
         return store
     model = ctx.model
-    if model is None:
+    if model is None and any(_writable(t) for t in missing):  # no model is loaded to write nothing
         if not ctx.model_spec:
             raise VerifyError(f"{run.file(CONFIG_FILE)} names no model; pass --model SPEC to write the generated tests")
         from codeagent.models import load_model
         model = load_model(ctx.model_spec)
+    spec = model.spec if model is not None else ctx.model_spec or ""
     batch = max(1, cfg.concurrency // cfg.samples)  # tasks per call: batched, yet resumable
-    widen_batch(model, batch * cfg.samples)  # decode one call's replies together
+    if model is not None:
+        widen_batch(model, batch * cfg.samples)  # decode one call's replies together
     with ProgressBar("writing tests", len(missing), enabled=cfg.progress) as bar, run.generated_tests_writer() as out:
         for i in range(0, len(missing), batch):
             part = missing[i:i + batch]
-            able = [t for t in part if t.entry_point]
+            able = [t for t in part if _writable(t)]
             made = {g.task_id: g for g in generate_tests(model, able, samples=cfg.samples, n_tests=cfg.n_tests,
                                                            temperature=cfg.temperature)} if able else {}
             for t in part:
-                g = made.get(t.id) or GeneratedTests(t.id, model.spec, [], [], dropped=[
-                    {"source": "", "reason": "task has no entry point: tests cannot be generated"}])
+                g = made.get(t.id) or GeneratedTests(t.id, spec, [], [], dropped=[
+                    {"source": "", "reason": NO_TESTS_REPO if t.is_repository_task else NO_TESTS}])
                 out.append(g.to_dict())
                 store[t.id] = g
                 bar.advance()
     return store
+
+
+def _writable(task: Task) -> bool:
+    """Can tests be generated for `task`? (A function-level task: an entry point to call.)"""
+    return bool(task.entry_point) and not task.is_repository_task

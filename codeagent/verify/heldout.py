@@ -1,5 +1,7 @@
 """The held-out verifier: the task's hidden tests, copied in after the patch, run through the
-TestEngine by `heldout_job` — exactly the code path of `codeagent eval`."""
+TestEngine by `heldout_job` — exactly the code path of `codeagent eval`. Repository tasks are
+graded by FAIL_TO_PASS / PASS_TO_PASS (`codeagent/repos/jobs.py`); their per-test outcomes are
+those node ids'."""
 
 from __future__ import annotations
 
@@ -35,7 +37,8 @@ class HeldoutVerifier:
         return f"heldout::{c.attempt_id}"
 
     def jobs(self, task: Task, candidates: Sequence[Candidate]) -> list[TestJob]:
-        return [heldout_job(task, c.files, self.key(c), self.timeout_s) for c in candidates if c.files is not None]
+        return [heldout_job(task, c.files, self.key(c), self.timeout_s, patch=c.patch)
+                for c in candidates if c.files is not None]
 
     def judge(self, task: Task, candidates: Sequence[Candidate],
               reports: Mapping[str, TestReport]) -> dict[str, HeldoutVerdict]:

@@ -42,3 +42,11 @@ def test_an_unknown_instance_is_named(tmp_path):
     preds.write_text(json.dumps({"instance_id": "nope", "model_patch": ""}) + "\n")
     with pytest.raises(UserError, match=r"preds.jsonl:1: instance 'nope' is not a task of this set"):
         read_predictions(preds, _tasks())
+
+
+def test_run_trajectories_read_as_one_prediction_per_attempt(tmp_path):
+    """A run's trajectories.jsonl: `task_id`, `sample_index`, `patch` (several attempts per task)."""
+    runs = tmp_path / "trajectories.jsonl"
+    runs.write_text("".join(json.dumps({"task_id": "tiny/clamp", "sample_index": k, "patch": p, "agent": "bash"}) + "\n"
+                            for k, p in ((1, reference_patch()), (0, ""))))
+    assert read_predictions(runs, _tasks()) == {"tiny/clamp#1": reference_patch(), "tiny/clamp#0": ""}
