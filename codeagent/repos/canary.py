@@ -131,6 +131,18 @@ def negate(stmt: ast.stmt) -> str:
     return ast.unparse(new)
 
 
+def _defined_names(body) -> set[str]:
+    """Names of the functions and classes at module level and in classes (not inside functions:
+    walking every node of a 5,000-line test file costs ~0.1 s per grade)."""
+    names = set()
+    for n in body:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(n.name)
+        if isinstance(n, ast.ClassDef):
+            names |= _defined_names(n.body)
+    return names
+
+
 def _fresh_name(rng: random.Random, vocabulary: list[str], taken: set[str]) -> str:
     words = vocabulary or ["case", "value", "basic", "edge"]
     for attempt in range(200):
@@ -178,7 +190,7 @@ def plant(tests: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str
                 tree = ast.parse(tests[path])
             except SyntaxError:
                 continue
-            names = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+            names = _defined_names(tree.body)
             vocab = sorted({w for n in names if n.startswith("test") for w in n.split("_")[1:] if w.isalpha()})
             parsed[path] = (tree, tests[path].splitlines(keepends=True), names, vocab)
         tree, lines, taken, vocab = parsed[path]
