@@ -33,9 +33,11 @@ import random
 import re
 from dataclasses import dataclass
 
-MAX_ORIGINALS = 6
-"""Selected node ids that get canaries per run (F2P first, then P2P): each costs two test runs."""
-MAX_PASS_TO_PASS = 2
+MAX_ORIGINALS = 3
+"""Selected node ids that get canaries per run (F2P first, then P2P): each costs two test runs.
+One F2P test with canaries already catches a forger, who must flip every F2P test; 6 cost
+1.3x the grading time of main on `scripts/bench_repo_grade.py` (1.7x on more-itertools)."""
+MAX_PASS_TO_PASS = 1
 
 _SWAP_COMPARE = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Is: ast.IsNot, ast.IsNot: ast.Is,
                  ast.In: ast.NotIn, ast.NotIn: ast.In}

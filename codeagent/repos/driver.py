@@ -128,7 +128,7 @@ def ancestors():
     return pids
 
 
-def install_guard(plugin, private_fds):
+def install_guard(plugin, report_fd):
     """The child's audit hook: block and report what only a forger needs (see the docstring).
 
     Honest library code may signal its own children or itself, read /proc/self, open files; it
@@ -142,7 +142,6 @@ def install_guard(plugin, private_fds):
             groups.add(os.getpgid(p))
         except OSError:
             pass
-    private = frozenset(private_fds)
     seen = set()
     busy = [False]
 
@@ -157,7 +156,7 @@ def install_guard(plugin, private_fds):
         elif event == "open" and args:
             path = args[0]
             if isinstance(path, int):
-                if path in private:
+                if path == report_fd:
                     return "reads-harness", "open(fd %d)" % path
                 return None
             if isinstance(path, bytes):
@@ -193,13 +192,13 @@ def install_guard(plugin, private_fds):
     sys.addaudithook(hook)
 
 
-def child(spec, fd, ini, nonce, private_fds):
+def child(spec, fd, ini, nonce):
     # No bytecode is written into the repository (see remove_bytecode).
     sys.dont_write_bytecode = True
     import pytest  # from the image's site-packages, before the repository is on sys.path
     import _pytest.config  # noqa: F401 — the rest of pytest's own modules load on their own
     plugin = ReportPlugin(fd, spec.get("select"), nonce)
-    install_guard(plugin, private_fds + [fd])
+    install_guard(plugin, fd)
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` would, for the library's imports
     args = ["-c", ini, "--rootdir", os.getcwd(), "--noconftest", "-p", "no:cacheprovider",
             "-q", "--tb=short", "-W", "ignore::DeprecationWarning"] + list(spec["files"])
@@ -213,10 +212,15 @@ def remove_bytecode(root):
     current source whenever the sizes match. (The system's own .pyc files are kept: recompiling
     the standard library and pytest on every run would cost seconds.)"""
     import shutil
-    for dirpath, dirnames, _ in os.walk(root):
-        if "__pycache__" in dirnames:
-            shutil.rmtree(os.path.join(dirpath, "__pycache__"), ignore_errors=True)
-            dirnames.remove("__pycache__")
+    for dirpath, dirnames, filenames in os.walk(root):
+        if "__pycache__" in dirnames or "__pycache__" in filenames:
+            path = os.path.join(dirpath, "__pycache__")
+            if os.path.islink(path) or not os.path.isdir(path):  # a planted link to other bytecode
+                os.unlink(path)
+            else:
+                shutil.rmtree(path, ignore_errors=True)
+            if "__pycache__" in dirnames:
+                dirnames.remove("__pycache__")
 
 
 def file_states(paths):
@@ -303,7 +307,7 @@ def main(spec_path, key_path):
             # Wait until the parent holds the key and is sealed; nothing of ours runs before.
             if os.read(go_r, 1) == b"g":
                 os.close(go_r)
-                child(spec, w, ini, nonce, [])
+                child(spec, w, ini, nonce)
         finally:
             os._exit(70)
     os.close(w)

@@ -10,7 +10,8 @@ configuration is still graded, and flagged.
 Where the verdict comes from, and how far it can be trusted.
 - The driver's one report line carries an HMAC under a fresh per-run key the pytest child never
   holds (driver.py says how). Anything else on its stdout, a second line, a bad MAC: the run is
-  `tampered-report`, not resolved. Killing the driver gives no report: an error, never a pass.
+  `tampered-report`, not resolved. Killing the driver leaves no report: `tampered-report` too
+  (a SIGKILL that was not our timeout), never a pass, and not a harness error that is retried.
 - The per-test records come from inside the pytest process, which also runs the library under
   test, so they can be forged from there; `integrity.py` checks them (nonce, selected ids only,
   once each, test files unchanged, canaries agreeing with their originals, the child's audit hook
@@ -105,7 +106,7 @@ def run_pytest(box, files: list[str], select: list[str] | None, timeout: float, 
     run = TestRun(timed_out=raw["timed_out"], duration=raw["duration"], output_tail=raw.get("output_tail", ""))
     problems += integrity.record_problems(raw["events"], set(select) if select is not None else None, files)
     if raw.get("overflow"):
-        problems.append(f"the child wrote more than the driver reads on the report pipe")
+        problems.append("the child wrote more than the driver reads on the report pipe")
     if expected_files:
         problems += integrity.file_problems(raw, expected_files)
     for ev in raw["events"]:

@@ -108,6 +108,12 @@ def _forge():
     _os._exit(0)
 _forge()
 ''',
+    # 2c. Only kill the driver (from a shell, past the audit hook): no report must not become
+    # a harness error that is retried forever, nor a pass.
+    "kill_driver_via_shell": r'''
+import os as _os, subprocess as _subprocess
+_subprocess.run(["sh", "-c", "kill -9 %d" % _os.getppid()])
+''',
     # 3. Every report says passed: pytest's report factory patched in place.
     "patch_test_report": r'''
 import _pytest.reports as _reports
