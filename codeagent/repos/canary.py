@@ -29,6 +29,7 @@ body (each could let the original pass without reaching the assertion, or swallo
 from __future__ import annotations
 
 import ast
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -133,6 +134,17 @@ def negate(stmt: ast.stmt) -> str:
     return ast.unparse(new)
 
 
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> tuple[ast.Module, frozenset[str], tuple[str, ...]]:
+    """A test file's tree, defined names and name words. Cached: every task of a library holds
+    the same test files, and parsing more-itertools' 5,000-line one costs ~0.1-0.4 s. The tree is
+    only read, never changed."""
+    tree = ast.parse(text)
+    names = _defined_names(tree.body)
+    vocab = sorted({w for n in names if n.startswith("test") for w in n.split("_")[1:] if w.isalpha()})
+    return tree, frozenset(names), tuple(vocab)
+
+
 def _defined_names(body) -> set[str]:
     """Names of the functions and classes at module level and in classes (not inside functions:
     walking every node of a 5,000-line test file costs ~0.1 s per grade)."""
@@ -189,12 +201,10 @@ def plant(tests: dict[str, str], fail_to_pass: list[str], pass_to_pass: list[str
     for (path, scope), node_ids in sorted(by_def.items()):
         if path not in parsed:
             try:
-                tree = ast.parse(tests[path])
+                tree, names, vocab = _parsed(tests[path])
             except SyntaxError:
                 continue
-            names = _defined_names(tree.body)
-            vocab = sorted({w for n in names if n.startswith("test") for w in n.split("_")[1:] if w.isalpha()})
-            parsed[path] = (tree, tests[path].splitlines(keepends=True), names, vocab)
+            parsed[path] = (tree, tests[path].splitlines(keepends=True), set(names), list(vocab))
         tree, lines, taken, vocab = parsed[path]
         fn, _ = _find(tree, list(scope))
         if fn is None:

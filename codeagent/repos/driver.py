@@ -196,7 +196,6 @@ def child(spec, fd, ini, nonce):
     # No bytecode is written into the repository (see remove_bytecode).
     sys.dont_write_bytecode = True
     import pytest  # from the image's site-packages, before the repository is on sys.path
-    import _pytest.config  # noqa: F401 — the rest of pytest's own modules load on their own
     plugin = ReportPlugin(fd, spec.get("select"), nonce)
     install_guard(plugin, fd)
     sys.path.insert(0, os.getcwd())  # as `python -m pytest` would, for the library's imports
