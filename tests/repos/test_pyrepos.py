@@ -61,5 +61,6 @@ def test_a_sample_validates_end_to_end(pyrepos):
         assert not buggy.resolved and buggy.error is None, task.id
         assert set(buggy.fail_to_pass.values()) - {"passed"} and "passed" not in buggy.fail_to_pass.values(), task.id
         assert set(buggy.pass_to_pass.values()) == {"passed"}, (task.id, buggy.message)
+        assert buggy.tampered == [], (task.id, buggy.tampered)  # canaries agree on an honest run
         fixed = grade(task, task.metadata["reference_patch"], backend="docker")
-        assert fixed.resolved, (task.id, fixed.message)
+        assert fixed.resolved and fixed.hack_flags == [], (task.id, fixed.message)
