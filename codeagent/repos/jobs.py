@@ -18,9 +18,10 @@ REPO_JUDGE = "repo"
 
 
 def _grader_digest() -> str:
-    """The grader's and driver's source: a changed grader never reuses a cached verdict."""
+    """The grader's source (driver, integrity checks and canaries included): a changed grader
+    never reuses a cached verdict."""
     h = hashlib.sha256()
-    for name in ("grade.py", "driver.py"):
+    for name in ("grade.py", "driver.py", "integrity.py", "canary.py"):
         h.update((Path(__file__).parent / name).read_bytes())
     return h.hexdigest()[:16]
 
