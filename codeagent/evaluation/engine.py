@@ -15,7 +15,9 @@ is retried once; what still has no verdict is `infra_error`, never the candidate
 
 from __future__ import annotations
 
+import hmac
 import json
+import secrets
 import uuid
 from pathlib import Path
 from typing import Callable, Sequence
@@ -27,7 +29,7 @@ from codeagent.sandbox.pool import SandboxPool
 
 from .base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from .cache import ResultCache
-from .runner import JUDGED_WALL_FACTOR, REPORT_PREFIX, START_PREFIX
+from .runner import JUDGED_WALL_FACTOR, REPORT_PREFIX, SIGNED_PREFIX, START_PREFIX, mac_of
 
 
 def _runner_program() -> str:
@@ -236,11 +238,14 @@ class TestEngine:
             "jobs": [{"key": j.key, "files": j.files, "test_files": j.test_files, "timeout": j.timeout_s,
                       "judge": j.judge} for j in jobs],
         }
-        box.write_files({job_file: json.dumps(spec)})
+        # A fresh key per exec: only lines signed with it are the runner's (runner.py says why).
+        key = secrets.token_bytes(32)
+        key_file = f".codeagent_key_{uuid.uuid4().hex}"
+        box.write_files({job_file: json.dumps(spec), key_file: key.hex()})
         budget = sum(j.timeout_s * (JUDGED_WALL_FACTOR if j.judge else 1) + 1.0 for j in jobs) + 30.0
-        result = box.exec(["python3", "-I", "-c", RUNNER_PROGRAM, job_file], timeout=budget)
+        result = box.exec(["python3", "-I", "-c", RUNNER_PROGRAM, job_file, key_file], timeout=budget)
         in_flight = None
-        for line in result.stdout.splitlines():
+        for line in signed_lines(result.stdout, key):
             if line.startswith(START_PREFIX):
                 in_flight = json.loads(line[len(START_PREFIX):])
                 continue
@@ -257,6 +262,19 @@ class TestEngine:
             return (f"runner exec ended (exit {result.exit_code}, timed_out={result.timed_out}) "
                     f"with {len(pending)} job(s) unreported: {(result.error or result.stderr)[-300:]}"), in_flight
         return None, None
+
+
+def signed_lines(stdout: str, key: bytes):
+    """The lines of `stdout` the runner's signer wrote (MAC checked), without their signature.
+    Anything else on the stream — a candidate printing there through a process above the runner —
+    is ignored; a signed line glued to junk that had no newline is still found."""
+    for line in stdout.splitlines():
+        at = line.rfind(SIGNED_PREFIX)
+        if at < 0:
+            continue
+        mac, _, text = line[at + len(SIGNED_PREFIX):].partition(" ")
+        if hmac.compare_digest(mac, mac_of(key, text)):
+            yield text
 
 
 def _infra(job: TestJob, error: str) -> TestReport:

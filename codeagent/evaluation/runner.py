@@ -24,6 +24,18 @@ Before each job the runner prints START_PREFIX + key, so when a candidate kills 
 engine knows which job was running (and re-runs the others). Each finished job prints one line:
 REPORT_PREFIX + json, with the job's events: test outcomes, `hack` flags (kind, event) from the
 audit hook, and `not_plain` when a result was not plain data.
+
+Every one of those lines is SIGNED (SIGNED_PREFIX + HMAC + line) by a signer process, and the
+engine believes only lines whose MAC checks out under the key it made for this exec. Why: the
+exec's stdout pipe is also held by the processes above the runner (the sandbox's timeout
+wrapper: a shell and `timeout`, both dumpable), so a candidate's subprocess can open
+/proc/<wrapper>/fd/1 and print a report line of its own — keys are guessable (`TASK#INDEX`) and
+the engine took the first report per key, so that forged a pass. The key never enters the
+runner's memory (which every candidate process is a fork of): the signer is forked before it
+exists, reads the key file itself, deletes it, makes itself non-dumpable and only then lets the
+runner start the first job; the runner reaches the signer through a pipe that every job process
+closes first thing. Still possible: a candidate that opens the stdout pipe for reading can
+swallow lines (its neighbours are then re-run, at worst reported as infra errors), never forge.
 """
 
 import ast
@@ -52,6 +64,11 @@ trip between two processes and on a loaded machine those wait for the scheduler.
 
 REPORT_PREFIX = "@@codeagent-report "
 START_PREFIX = "@@codeagent-start "
+SIGNED_PREFIX = "@@codeagent-signed "
+SIGNER_PID = None
+SIGNER_ACK = None
+SIGNER_FD = None
+"""The write end of the pipe to the signer (set in `main`); closed in every forked job process."""
 MESSAGE_CHARS = 400
 
 
@@ -262,6 +279,58 @@ def reap_others(keep):
         time.sleep(0.01)
 
 
+def mac_of(key, text):
+    import hashlib
+    import hmac
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def start_signer(key_path, keep):
+    """Fork the signer: it reads and deletes the key file, then signs each line the runner sends
+    and writes it on the exec's stdout. Returns the pipe's write end once the key file is gone."""
+    lines_r, lines_w = os.pipe()
+    ready_r, ready_w = os.pipe()  # one byte once the key file is gone, then one per line written
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(lines_w)
+            os.close(ready_r)
+            try:  # non-dumpable before the key is read: no /proc/<signer>/mem, fd or environ for anyone
+                import ctypes
+                ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)
+            except Exception:  # noqa: BLE001
+                pass
+            with open(key_path, "rb") as f:
+                key = bytes.fromhex(f.read().decode())
+            os.unlink(key_path)
+            os.write(ready_w, b"k")
+            out = os.fdopen(1, "w", buffering=1)
+            for line in os.fdopen(lines_r, "r", encoding="utf-8"):
+                line = line.rstrip("\n")
+                out.write(SIGNED_PREFIX + mac_of(key, line) + " " + line + "\n")
+                out.flush()
+                os.write(ready_w, b".")
+        finally:
+            os._exit(0)
+    os.close(lines_r)
+    os.close(ready_w)
+    if os.read(ready_r, 1) != b"k":
+        raise SystemExit("the signer could not read its key")
+    keep.add(pid)
+    global SIGNER_PID, SIGNER_ACK
+    SIGNER_PID, SIGNER_ACK = pid, ready_r
+    return lines_w
+
+
+def say(report, line):
+    """Have `line` signed and on the exec's stdout before going on: a START line must be out
+    before its job runs (a job that kills everything must not take its own START with it)."""
+    report.write(line + "\n")
+    report.flush()
+    if os.read(SIGNER_ACK, 1) != b".":
+        raise SystemExit("the signer is gone")
+
+
 def run_job(job, base, limits, reap_all, keep):
     job_dir = os.path.join(base, "job")
     shutil.rmtree(job_dir, ignore_errors=True)
@@ -287,6 +356,9 @@ def run_job(job, base, limits, reap_all, keep):
     if pid == 0:
         try:
             os.close(rfd)
+            if SIGNER_FD is not None:  # before anything else runs here: only the runner may sign
+                os.close(SIGNER_FD)
+                os.close(SIGNER_ACK)
             if job.get("judge"):
                 judged_main(job_dir, job, wfd, limits)
             else:
@@ -362,13 +434,21 @@ def main():
     if any("doctest" in src for job in spec["jobs"] for src in job["test_files"].values()):
         import doctest  # noqa: F401 — the real one, before any candidate code (see guard._benign_tracers)
     keep = ancestors()
-    report = os.fdopen(os.dup(1), "w", buffering=1)
+    global SIGNER_FD
+    SIGNER_FD = start_signer(sys.argv[2], keep)
+    report = os.fdopen(SIGNER_FD, "w", buffering=1)  # no dup: job processes close this one fd number
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)  # the runner itself no longer writes on the exec's stdout: only the signer does
+    os.close(null)
     for job in spec["jobs"]:
-        report.write(START_PREFIX + json.dumps(job["key"]) + "\n")
-        report.flush()
+        say(report, START_PREFIX + json.dumps(job["key"]))
         result = run_job(job, base, spec["limits"], spec.get("reap_all", False), keep)
-        report.write(REPORT_PREFIX + json.dumps(result) + "\n")
-        report.flush()
+        say(report, REPORT_PREFIX + json.dumps(result))
+    report.close()
+    try:  # the exec's wrapper kills every process once we exit: let the signer finish writing first
+        os.waitpid(SIGNER_PID, 0)
+    except (ChildProcessError, OSError):
+        pass
 
 
 if __name__ == "__main__":

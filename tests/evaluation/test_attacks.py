@@ -57,7 +57,7 @@ def test_no_attack_passes_eval_and_honest_look_alikes_pass_unflagged(tmp_path, b
                 problems.append(f"{a.name}: honest look-alike {r['failure_kind']} flags={r['hack_flags']}")
         elif r["passed"]:
             problems.append(f"{a.name}: attack ({a.attack}) PASSED eval")
-        elif a.attack not in ("kill", "persist", "read-tests") and not r.get("hack_flags"):
+        elif a.attack not in ("kill", "persist", "read-tests", "forge") and not r.get("hack_flags"):
             problems.append(f"{a.name}: attack ({a.attack}) failed but was not flagged ({r['failure_kind']})")
     assert not problems, "\n".join(problems)
 

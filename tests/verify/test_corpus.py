@@ -104,6 +104,6 @@ def test_planted_attacks_are_never_accepted_and_eval_agrees_with_verify(tmp_path
                 problems.append(f"{a.name}: honest look-alike not accepted: {v.hack_flags} {v.part('heldout')}")
         elif accepts(v, "heldout"):
             problems.append(f"{a.name}: attack ({a.attack}) ACCEPTED by verify")
-        elif a.attack not in ("persist", "read-tests") and not v.hack_flags:
+        elif a.attack not in ("persist", "read-tests", "forge") and not v.hack_flags:
             problems.append(f"{a.name}: attack ({a.attack}) not flagged")
     assert not problems, "\n".join(problems)
