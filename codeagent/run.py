@@ -139,7 +139,7 @@ def run_agent(config: RunConfig, out: Path) -> RunSummary:
         _check_task(task)
         agent.check(task)
     record = _config_record(config, agent.config_dict(), tasks)
-    record = _reconcile(folder, record)
+    record = _reconcile(folder, record, agent_defaults=make_agent(config.agent).config_dict())
 
     done = folder.attempt_ids()
     pending = [(t, k) for t in tasks for k in range(config.samples) if attempt_id(t.id, k) not in done]
@@ -214,8 +214,11 @@ def _config_record(config: RunConfig, agent_config: dict, tasks: list[Task]) -> 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
-def _reconcile(folder: RunFolder, record: dict) -> dict:
-    """Write the config of a new run, or check a rerun against it and note the resumption."""
+def _reconcile(folder: RunFolder, record: dict, agent_defaults: dict | None = None) -> dict:
+    """Write the config of a new run, or check a rerun against it and note the resumption.
+
+    An agent option the recorded run predates counts as its default (`agent_defaults`): a newer
+    agent that gained an option whose default keeps the old behaviour can resume an older run."""
     out = folder.path
     if not folder.has_config():
         if folder.has_attempts():
@@ -228,6 +231,8 @@ def _reconcile(folder: RunFolder, record: dict) -> dict:
     except RunFolderError as e:
         raise RunError(str(e)) from None
     record = json.loads(json.dumps(record))  # compare as stored (tuples are lists in JSON)
+    if isinstance(old.get("agent_config"), dict) and agent_defaults:
+        old = {**old, "agent_config": {**json.loads(json.dumps(agent_defaults)), **old["agent_config"]}}
     differ = config_differences({k: v for k, v in old.items() if k not in SAFE_FIELDS},
                           {k: v for k, v in record.items() if k not in SAFE_FIELDS})
     if differ:

@@ -105,6 +105,18 @@ def test_a_rerun_with_a_different_config_is_refused(tmp_path):
         run_agent(config(script, max_tasks=1, samples=2), out)
 
 
+def test_a_run_recorded_before_an_agent_gained_an_option_resumes_at_its_default(tmp_path):
+    script, out = write_script(tmp_path / "s.json"), tmp_path / "run"
+    run_agent(config(script, max_tasks=1, samples=1), out)
+    cfg_path = out / "config.json"
+    recorded = json.loads(cfg_path.read_text())
+    del recorded["agent_config"]["max_file_chars"]  # as written by an agent without that option
+    cfg_path.write_text(json.dumps(recorded))
+    assert run_agent(config(script, max_tasks=1, samples=1), out).n_done == 1  # resumed, not refused
+    with pytest.raises(RunError, match="agent_config.max_file_chars: was 3000, now 10"):
+        run_agent(config(script, max_tasks=1, samples=1, agent_options={"max_file_chars": "10"}), out)
+
+
 def test_a_server_that_keeps_failing_stops_the_run_and_keeps_what_was_written(tmp_path):
     failing = tuple(t.id for t in load_tasks("humaneval")[1:6])
     script, out = write_script(tmp_path / "s.json", failing=failing), tmp_path / "run"
