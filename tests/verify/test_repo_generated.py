@@ -89,6 +89,7 @@ def new_file_patch(path: str, text: str) -> str:
 
 
 @pytest.mark.docker
+@pytest.mark.slow
 def test_agreement_on_repository_attempts_and_the_gap_report(tasks, tmp_path):
     from codeagent.verify import accepts
     from codeagent.verify.stage import VerifyConfig, verify_run
@@ -101,20 +102,20 @@ def test_agreement_on_repository_attempts_and_the_gap_report(tasks, tmp_path):
     # The bug kept, and a test file planted where the generated tests go: flagged, and overwritten.
     planted = wrong + new_file_patch(GENERATED_PATH, "def test_gen_0():\n    pass\n")
     patches = [(HUMANIZE, task.metadata["reference_patch"]), (HUMANIZE, wrong), (HUMANIZE, planted)]
+    telling = TELLING + "\n\n" + AGREEING.removeprefix("```python\nfrom inflection import humanize\n")
     cache = tmp_path / "cache"
 
-    def verify(name: str, reply: str, verifiers=("heldout", "generated"), spec=None):
+    def verify(name: str, reply: str, patches):
         script = tmp_path / f"{name}.json"
         script.write_text(json.dumps({"rules": [{"match": "from inflection import humanize", "reply": reply}]}))
         run_dir = tmp_path / name
         attempts = write_run(run_dir, patches, model=f"scripted:{script}", task_set="pyrepos")
-        result = verify_run(run_dir, VerifyConfig(verifiers=verifiers, backend="docker", cache_dir=cache,
-                                                  samples=1, progress=False, model=spec))
+        result = verify_run(run_dir, VerifyConfig(backend="docker", cache_dir=cache, samples=1, progress=False))
         verdicts = RunFolder(run_dir).verdicts()
         return run_dir, result, [verdicts[a.attempt_id] for a in attempts]
 
     # Tests that tell the fix from the bug: the fix is accepted alone.
-    run_dir, result, (right, bad, hacked) = verify("telling", TELLING + "\n\n" + AGREEING.removeprefix("```python\nfrom inflection import humanize\n"))
+    run_dir, result, (right, bad, hacked) = verify("telling", telling, patches)
     assert [accepts(v, "heldout") for v in (right, bad, hacked)] == [True, False, False]
     assert [accepts(v, "generated") for v in (right, bad, hacked)] == [True, False, False]
     assert (right.part("generated").tests_passed, bad.part("generated").tests_passed) == (3, 2)
@@ -122,17 +123,14 @@ def test_agreement_on_repository_attempts_and_the_gap_report(tasks, tmp_path):
     gen = result.gap_report["verifiers"]["generated"]
     assert (gen["tp"], gen["fp"], gen["fn"], gen["precision"], gen["recall"]) == (1, 0, 0, 1.0, 1.0)
     assert RunFolder(run_dir).gap_report() == result.gap_report
-
-    # On rerun the stored tests are reused: no model is loaded (this spec names no file).
-    (run_dir / "verdicts.jsonl").unlink()
-    verify_run(run_dir, VerifyConfig(backend="docker", cache_dir=cache, progress=False,
-                                     model=f"scripted:{tmp_path / 'absent.json'}"))
-    assert accepts(RunFolder(run_dir).verdicts()[right.attempt_id], "generated")
+    assert [g.tests for g in RunFolder(run_dir).generated_tests().values()] == [  # stored, for reruns to reuse
+        [f"def test_gen_{k}():\n    assert humanize({a!r}) == {b!r}" for k, (a, b) in
+         enumerate([("employee_salary", "Employee salary"), ("author_id", "Author"), ("word", "Word")])]]
 
     # Tests every attempt passes: fix and bug form one cluster of two, and agreement accepts both
     # (as on function tasks: agreement is only as good as the tests; the gap report shows the cost).
-    _, result, (right, bad, hacked) = verify("agreeing", AGREEING)
-    assert [accepts(v, "generated") for v in (right, bad, hacked)] == [True, True, False]
+    _, result, (right, bad) = verify("agreeing", AGREEING, patches[:2])
+    assert [accepts(v, "generated") for v in (right, bad)] == [True, True]
     assert right.part("generated").cluster_size == 2
     gen = result.gap_report["verifiers"]["generated"]
     assert (gen["tp"], gen["fp"], gen["precision"], gen["recall"]) == (1, 1, 0.5, 1.0)
