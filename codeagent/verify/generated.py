@@ -10,9 +10,9 @@ attempt's job applies its patch to the task's repo in a fresh sandbox and runs t
 with the repository pytest driver (`codeagent.repos.gentests`). Agreement, thresholds and hack
 flags then work exactly as for function tasks.
 
-Optionally (`VerifyConfig.mutation`, function-level tasks only) the tests' adequacy is checked: the accepted solution's
-mutants (`mutation.py`) are run against the same tests in a second round of jobs
-(`followup_jobs`); the fraction killed is the task's mutation score, and in "filter" mode the
+Optionally (`VerifyConfig.mutation`; function-level tasks only) the tests' adequacy is checked:
+the accepted solution's mutants (`mutation.py`) are run against the same tests in a second round of
+jobs (`followup_jobs`); the fraction killed is the task's mutation score, and in "filter" mode the
 agreement is re-ranked on only the tests that kill some mutant, so a test set that kills none
 accepts nothing. Agreement thresholds (`min_cluster_size`, `min_tests_passed`) apply to both.
 """
@@ -138,7 +138,7 @@ class GeneratedVerifier:
 
     def _mutants(self, task: Task, solution: Candidate | None) -> list[Mutant]:
         if self.mutation is None or solution is None or not task.entry_point or self.module(task) is None:
-            return []  # function-level only: a repository task's mutants would be whole-suite runs
+            return []  # function-level only: mutants are made of the stub file, which repository tasks lack
         return mutants(solution.files[task.prompt_file], self.n_mutants)
 
     def followup_jobs(self, task: Task, candidates: Sequence[Candidate],

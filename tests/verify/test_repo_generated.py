@@ -17,7 +17,7 @@ from codeagent.runfolder import RunFolder
 from codeagent.tasks import load_tasks
 from codeagent.verify.testgen import generate_tests, repo_target, sanitize
 
-from verify_fixtures import write_run
+from verify_fixtures import write_generated_tests, write_run
 
 HUMANIZE = "pyrepos/inflection__humanize__drop_statement_b0e7e9977d"
 COMPOSE = "pyrepos/toolz__Compose.__doc____change_arithmetic_51c2736615"
@@ -80,6 +80,28 @@ def test_sanitizing_keeps_function_level_tests_as_they_were():
     reply = "assert f(open and 1) == 1\nassert f.__code__ is not None\n"
     assert len(sanitize([reply], "f", 10)[0]) == 2
     assert sanitize([reply], "f", 10, guarded=False)[0] == []
+
+
+def test_mutation_adequacy_is_function_level_only_and_says_so(tasks, tmp_path, capsys):
+    from codeagent.evaluation.base import TestReport
+    from codeagent.verify.base import VerifierContext
+    from codeagent.verify.generated import GeneratedVerifier
+    from codeagent.verify.stage import VerifyConfig, make_candidate
+
+    task = tasks[0]
+    [attempt] = write_run(tmp_path, [(HUMANIZE, task.metadata["reference_patch"])], task_set="pyrepos")
+    write_generated_tests(tmp_path, {HUMANIZE: ["def test_gen_0():\n    assert humanize('word') == 'Word'"]})
+    v = GeneratedVerifier.create(VerifierContext(run=RunFolder(tmp_path), tasks=[task],
+                                                 config=VerifyConfig(mutation="report")))
+    assert "mutation adequacy is function-level only" in capsys.readouterr().err
+    c = make_candidate(task, attempt)
+    [job] = v.jobs(task, [c])
+    assert job.test_files == {GENERATED_PATH: "from inflection import humanize\n\n\n"
+                                              "def test_gen_0():\n    assert humanize('word') == 'Word'\n"}
+    reports = {v.key(c): TestReport(v.key(c), True, per_test={f"{GENERATED_PATH}::test_gen_0": "passed"})}
+    assert v.followup_jobs(task, [c], reports) == []
+    part = v.judge(task, [c], reports)[c.attempt_id]
+    assert part.accepted and part.mutation_score is None
 
 
 def new_file_patch(path: str, text: str) -> str:
