@@ -55,6 +55,9 @@ PUBLIC_DUNDERS = {"__name__", "__qualname__", "__doc__", "__module__", "__wrappe
 """Dunder attributes a repository test may read: what a library documents about its callables."""
 MAX_TEST_CHARS = 2000
 """Longest kept repository test (source characters): a test is a few asserts, not a program."""
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, SystemError)
+"""What parsing a model's reply can raise: deeply nested garbage (`-----1`) is a RecursionError,
+and CPython 3.11.7 turns some of those into `SystemError: AST constructor recursion depth mismatch`."""
 
 
 @dataclass
@@ -251,7 +254,7 @@ def _statements(text: str):
             for stmt in tree.body:
                 yield stmt, ast.get_source_segment(block, stmt) or ast.unparse(stmt)
             continue
-        except (SyntaxError, ValueError):
+        except PARSE_ERRORS:
             pass
         lines = block.splitlines()
         i = 0
@@ -264,7 +267,7 @@ def _statements(text: str):
                 chunk = "\n".join(x.strip() for x in lines[i:j])
                 try:
                     tree = ast.parse(chunk)
-                except (SyntaxError, ValueError):
+                except PARSE_ERRORS:
                     continue
                 for stmt in tree.body:
                     yield stmt, chunk
@@ -299,7 +302,7 @@ def _reject(fn: ast.FunctionDef, entry_point: str, imports: set[str]) -> str | N
         return "no assert"
     try:
         compile(ast.fix_missing_locations(ast.Module(body=[fn], type_ignores=[])), "<generated>", "exec")
-    except (SyntaxError, ValueError) as e:
+    except PARSE_ERRORS as e:
         return f"does not compile: {e}"
     return None
 

@@ -80,6 +80,9 @@ def test_sanitizing_keeps_function_level_tests_as_they_were():
     reply = "assert f(open and 1) == 1\nassert f.__code__ is not None\n"
     assert len(sanitize([reply], "f", 10)[0]) == 2
     assert sanitize([reply], "f", 10, guarded=False)[0] == []
+    # Replies too deeply nested to parse (small models write them) are dropped, never a crash.
+    assert sanitize(["assert f(" + "-" * 5000 + "1) == 1\nassert f(2) == 2"], "f", 10)[0] == [
+        "def test_gen_0():\n    assert f(2) == 2"]
 
 
 def test_mutation_adequacy_is_function_level_only_and_says_so(tasks, tmp_path, capsys):
