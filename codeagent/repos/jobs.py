@@ -5,6 +5,8 @@ driver), and get the verdict back as a `TestReport` like any other job.
 
 A repository job carries its task (`TestJob.repo_task`) and its patch (in `judge`, so the result
 cache keys on it along with the repo files, the held-out tests and the grader's own source).
+`judge["kind"]` names the runner (`RUNNERS`): held-out grading here, the generated verifier's
+tests in `gentests.py`.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import importlib
+
 from codeagent.evaluation.base import TestJob, TestReport
 
 REPO_JUDGE = "repo"
+RUNNERS = {REPO_JUDGE: "codeagent.repos.jobs:run_graded_job",
+           "repo-generated": "codeagent.repos.gentests:run_generated_job"}
+"""judge kind -> the function running such a job in a fresh sandbox: (job, backend) -> TestReport."""
 
 
 def _grader_digest() -> str:
@@ -43,6 +50,15 @@ def is_repo_job(job: TestJob) -> bool:
 
 
 def run_repo_job(job: TestJob, backend: str) -> TestReport:
+    """Run a repository job with the runner its judge kind names (`RUNNERS`)."""
+    kind = job.judge["kind"]
+    if kind not in RUNNERS:
+        raise ValueError(f"unknown repository job kind {kind!r}; known: {', '.join(sorted(RUNNERS))}")
+    module, attr = RUNNERS[kind].split(":")
+    return getattr(importlib.import_module(module), attr)(job, backend)
+
+
+def run_graded_job(job: TestJob, backend: str) -> TestReport:
     """Grade the job in a fresh sandbox of `backend`; a harness failure is `infra_error`."""
     from .grade import grade
     try:

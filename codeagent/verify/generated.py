@@ -5,9 +5,14 @@ The tests themselves come from `testgen.py`: written once per task by a model wh
 is created (`create`), stored in the run folder's generated tests and reused on rerun. Judging is
 a pure function of those tests and the reports.
 
-Optionally (`VerifyConfig.mutation`) the tests' adequacy is checked: the accepted solution's
-mutants (`mutation.py`) are run against the same tests in a second round of jobs
-(`followup_jobs`); the fraction killed is the task's mutation score, and in "filter" mode the
+Repository tasks localized to a function get tests that import it from its module; each
+attempt's job applies its patch to the task's repo in a fresh sandbox and runs the generated file
+with the repository pytest driver (`codeagent.repos.gentests`). Agreement, thresholds and hack
+flags then work exactly as for function tasks.
+
+Optionally (`VerifyConfig.mutation`; function-level tasks only) the tests' adequacy is checked:
+the accepted solution's mutants (`mutation.py`) are run against the same tests in a second round of
+jobs (`followup_jobs`); the fraction killed is the task's mutation score, and in "filter" mode the
 agreement is re-ranked on only the tests that kill some mutant, so a test set that kills none
 accepts nothing. Agreement thresholds (`min_cluster_size`, `min_tests_passed`) apply to both.
 """
@@ -16,7 +21,6 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 from typing import Mapping, Sequence
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
@@ -31,7 +35,7 @@ from .mutation import Mutant, mutants
 from .base import Candidate, VerifierContext, VerifyError
 from .probe import assert_pairs
 from .record import GeneratedVerdict
-from .testgen import GENERATED_TEST_FILE, GeneratedTests, generate_tests, generated_test_file
+from .testgen import GENERATED_TEST_FILE, GeneratedTests, generate_tests, generated_test_file, target_of
 
 
 class GeneratedVerifier:
@@ -49,9 +53,9 @@ class GeneratedVerifier:
             raise VerifyError(f"verify.mutation must be one of {', '.join(map(str, MUTATION_MODES))}; "
                               f"got {cfg.mutation!r}")
         repo = sum(t.is_repository_task for t in ctx.tasks)
-        if repo:
-            print(f"warning: the generated verifier writes no tests for repository tasks ({repo} here): it "
-                  "accepts none of their attempts; use --verifier heldout for them", file=sys.stderr)
+        if repo and cfg.mutation is not None:
+            print(f"note: mutation adequacy is function-level only: not measured on the {repo} repository "
+                  "task(s) here (their agreement uses every generated test)", file=sys.stderr)
         return cls(ensure_tests(ctx), cfg.timeout_s, Thresholds(cfg.min_cluster_size, cfg.min_tests_passed),
                    cfg.mutation, cfg.mutants)
 
@@ -93,18 +97,24 @@ class GeneratedVerifier:
         gen = self.tests.get(task.id)
         if gen is None:
             raise VerifyError(f"no generated tests for task {task.id}; generate them first")
-        if not gen.tests or not task.entry_point or not (task.prompt_file or "").endswith(".py"):
+        target = target_of(task)
+        if not gen.tests or target is None:
             return None
-        module = PurePosixPath(task.prompt_file).with_suffix("").as_posix().replace("/", ".")
-        return generated_test_file(gen, module, task.entry_point)
+        return generated_test_file(gen, *target)
 
     def jobs(self, task: Task, candidates: Sequence[Candidate]) -> list[TestJob]:
         source = self.module(task)
         if source is None:
             return []
         # Hack-flagged candidates still run: their results are recorded, they are just never accepted.
-        return [TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
-                        timeout_s=self.timeout_s, judge=function_judge(task)) for c in candidates if c.files is not None]
+        return [self._job(task, c, source) for c in candidates if c.files is not None]
+
+    def _job(self, task: Task, c: Candidate, source: str) -> TestJob:
+        if task.is_repository_task:  # the patch applied by git to the task's repo, as held-out grading does
+            from codeagent.repos.gentests import generated_job
+            return generated_job(task, c.patch, self.key(c), source)
+        return TestJob(key=self.key(c), files=dict(c.files), test_files={GENERATED_TEST_FILE: source},
+                       timeout_s=self.timeout_s, judge=function_judge(task))
 
     def outcomes(self, c: Candidate, reports: Mapping[str, TestReport]) -> dict[str, str]:
         """Generated test name -> outcome of candidate `c` (empty when it did not run)."""
@@ -127,8 +137,8 @@ class GeneratedVerifier:
         return passed, ranked, min(accepted, key=lambda c: c.sample_index, default=None)
 
     def _mutants(self, task: Task, solution: Candidate | None) -> list[Mutant]:
-        if self.mutation is None or solution is None or self.module(task) is None:
-            return []
+        if self.mutation is None or solution is None or not task.entry_point or self.module(task) is None:
+            return []  # function-level only: mutants are made of the stub file, which repository tasks lack
         return mutants(solution.files[task.prompt_file], self.n_mutants)
 
     def followup_jobs(self, task: Task, candidates: Sequence[Candidate],
@@ -185,7 +195,8 @@ class GeneratedVerifier:
 
 MUTATION_MODES = (None, "report", "filter")
 NO_TESTS = "task has no entry point: tests cannot be generated"
-NO_TESTS_REPO = "repository task: the generated verifier does not write tests for these (use the heldout verifier)"
+NO_TESTS_REPO = ("repository task without a localized function (metadata file/function naming an importable "
+                 "def): tests cannot be generated")
 
 
 @dataclass(frozen=True)
@@ -256,5 +267,5 @@ def ensure_tests(ctx: VerifierContext) -> dict[str, GeneratedTests]:
 
 
 def _writable(task: Task) -> bool:
-    """Can tests be generated for `task`? (A function-level task: an entry point to call.)"""
-    return bool(task.entry_point) and not task.is_repository_task
+    """Can tests be generated for `task`? (An entry point, or a localized function, to call.)"""
+    return bool(task.entry_point) or target_of(task) is not None

@@ -1,11 +1,16 @@
 """Unit tests written by a model from the problem statement alone, then sanitized.
 
-The prompt is built from `task.problem_statement` and `task.entry_point` only: never from a
-candidate, the reference solution or the held-out tests. Small models are asked for a few
-`assert f(...) == ...` lines and sampled several times; whatever comes back is parsed, and kept
-only as self-contained test functions (`test_gen_k`) that call the entry point and use no
-undefined names. Generations are stored per task in `generated_tests.jsonl`, so a decision can be
-audited and replayed without the model.
+Function-level tasks: the prompt is built from `task.problem_statement` and `task.entry_point`
+only. Repository tasks localized to a function (metadata `file`, `function`): from the problem
+statement and that function's source in the task's repo, with the import line of its module
+(`repo_target`). Never from a candidate, the reference solution or the held-out tests. Small
+models are asked for a few `assert f(...) == ...` lines (repository tasks: pytest test functions
+with plain asserts) and sampled several times; whatever comes back is parsed, and kept only as
+self-contained test functions (`test_gen_k`) that call the target and use no undefined names.
+Repository tests run in plain pytest, without the function-level harness's audit guard, so they
+are sanitized harder (`guarded=False`): no builtins that reach files, processes or the
+interpreter, no private dunder attributes, bounded size. Generations are stored per task in
+`generated_tests.jsonl`, so a decision can be audited and replayed without the model.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import ast
 import builtins
 from dataclasses import asdict, dataclass, field
 
-from codeagent.agents.codeblocks import python_blocks
+from codeagent.agents.codeblocks import find_function, function_source, python_blocks
 from codeagent.models.base import Message, Model, SamplingParams
 
 GENERATED_TEST_FILE = "test_generated.py"
@@ -26,6 +31,33 @@ _BUILTIN_NAMES = set(dir(builtins))
 SYSTEM_PROMPT = "You write Python unit tests. Reply with assert statements only, one per line, no explanations."
 FEW_SHOT_PROBLEM = 'def add(a: int, b: int) -> int:\n    """Return the sum of a and b."""\n'
 FEW_SHOT_REPLY = "assert add(1, 2) == 3\nassert add(-1, 1) == 0\nassert add(10, 5) == 15\nassert add(0, 0) == 0\n"
+
+# Repository tasks: tests of one function of a library, imported from its module.
+REPO_SYSTEM_PROMPT = ("You write pytest unit tests for a Python library. Reply with one Python code block of test "
+                      "functions that use plain assert statements, no explanations.")
+REPO_FEW_SHOT = {
+    "problem": "There is a bug in the `textkit` repository: `snake_case` in `textkit/case.py` does not behave "
+               "as documented, and a test that exercises it fails.",
+    "module": "textkit.case", "name": "snake_case", "qualname": "snake_case",
+    "source": 'def snake_case(word):\n    """`HelloWorld` -> `hello_world`."""\n'
+              '    return re.sub(r"(?<!^)([A-Z])", r"_\\1", word).lower()\n',
+}
+REPO_FEW_SHOT_REPLY = ("```python\nfrom textkit.case import snake_case\n\n\ndef test_two_words():\n"
+                       "    assert snake_case(\"HelloWorld\") == \"hello_world\"\n\n\ndef test_one_word():\n"
+                       "    assert snake_case(\"Hello\") == \"hello\"\n\n\ndef test_already_lower():\n"
+                       "    assert snake_case(\"hello\") == \"hello\"\n```\n")
+# Builtins a repository test may not use: they reach files, processes or the interpreter itself,
+# and nothing in the sandboxed pytest run stops them (function-level tests run under an audit guard).
+UNSAFE_BUILTINS = {"open", "exec", "eval", "compile", "__import__", "globals", "locals", "vars", "input",
+                   "breakpoint", "exit", "quit", "help", "memoryview", "setattr", "delattr", "getattr"}
+PUBLIC_DUNDERS = {"__name__", "__qualname__", "__doc__", "__module__", "__wrapped__", "__len__", "__iter__",
+                  "__next__", "__contains__", "__getitem__", "__call__", "__signature__"}
+"""Dunder attributes a repository test may read: what a library documents about its callables."""
+MAX_TEST_CHARS = 2000
+"""Longest kept repository test (source characters): a test is a few asserts, not a program."""
+PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, SystemError)
+"""What parsing a model's reply can raise: deeply nested garbage (`-----1`) is a RecursionError,
+and CPython 3.11.7 turns some of those into `SystemError: AST constructor recursion depth mismatch`."""
 
 
 @dataclass
@@ -65,16 +97,89 @@ def build_prompt(problem_statement: str, entry_point: str, n_asserts: int = 5) -
     ]
 
 
+def build_repo_prompt(problem_statement: str, module: str, name: str, qualname: str, source: str,
+                      n_tests: int = 5) -> list[Message]:
+    """The test-writing conversation of a repository task: the statement and the localized
+    function's source, by construction (the caller passes nothing else)."""
+    def ask(problem: str, module: str, name: str, qualname: str, source: str) -> str:
+        return (f"{problem.strip()}\n\nThe code under test is `{qualname}` in module `{module}`:\n\n"
+                f"```python\n{source.rstrip()}\n```\n\nWrite {n_tests} pytest test functions (`def test_...():` "
+                f"with plain `assert` statements) that check how `{qualname}` should behave, as its documentation "
+                f"and the report above say. Import it with `from {module} import {name}`. Use no files, no network "
+                "and no other modules.")
+
+    return [
+        {"role": "system", "content": REPO_SYSTEM_PROMPT},
+        {"role": "user", "content": ask(**REPO_FEW_SHOT)},
+        {"role": "assistant", "content": REPO_FEW_SHOT_REPLY},
+        {"role": "user", "content": ask(problem_statement, module, name, qualname, source)},
+    ]
+
+
+@dataclass(frozen=True)
+class RepoTarget:
+    """The function a repository task is localized to, as a generated test reaches it."""
+
+    module: str
+    """Import path of the file (`toolz/functoolz.py` -> `toolz.functoolz`, a package's
+    `__init__.py` -> the package)."""
+    name: str
+    """The top-level name imported from it: the function, or the class of a method."""
+    qualname: str
+    source: str
+    """The function's source in the task's repo (the bug included: what the agent sees too)."""
+
+
+def repo_target(task) -> RepoTarget | None:
+    """The localized function of a repository task, or None when the task names none that a test
+    can import (no `file`/`function` metadata, not a .py file, not found by the AST)."""
+    path, qualname = task.metadata.get("file"), task.metadata.get("function")
+    if not task.is_repository_task or not path or not qualname or not path.endswith(".py") \
+            or path not in task.repo_files:
+        return None
+    text = task.repo_files[path]
+    source = function_source(text, qualname, task.metadata.get("lineno"))
+    name = qualname.split(".", 1)[0]
+    try:
+        top = find_function(ast.parse(text), name) or next(
+            (n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == name), None)
+    except (SyntaxError, ValueError):
+        return None
+    if source is None or top is None:
+        return None
+    module = path[:-3].replace("/", ".").removesuffix(".__init__")
+    return RepoTarget(module=module, name=name, qualname=qualname, source=source)
+
+
+def target_of(task) -> tuple[str, str] | None:
+    """(module, name) a generated test file imports for `task`, or None when no test can reach it."""
+    if task.entry_point and (task.prompt_file or "").endswith(".py"):
+        return task.prompt_file[:-3].replace("/", "."), task.entry_point
+    target = repo_target(task)
+    return (target.module, target.name) if target else None
+
+
+def _request(task) -> tuple[list[Message], str, str | None]:
+    """(prompt, the name tests must call, the module a reply may import it from)."""
+    if task.entry_point:
+        return build_prompt(task.problem_statement, task.entry_point), task.entry_point, None
+    t = repo_target(task)
+    if t is None:
+        raise ValueError(f"task {task.id}: no entry point and no localized function to write tests for")
+    return build_repo_prompt(task.problem_statement, t.module, t.name, t.qualname, t.source), t.name, t.module
+
+
 def generate_tests(model: Model, tasks: list, samples: int = 4, n_tests: int = 10, temperature: float = 0.8,
                    max_tokens: int = 256, seed: int | None = 0) -> list[GeneratedTests]:
-    """Sample `samples` replies per task in one batched call; keep at most `n_tests` tests each."""
-    prompts = [build_prompt(t.problem_statement, t.entry_point) for t in tasks]
+    """Sample `samples` replies per task in one batched call; keep at most `n_tests` tests each.
+    Every task must have a target (`target_of`)."""
+    requests = [_request(t) for t in tasks]
     params = SamplingParams(n=samples, temperature=temperature, max_tokens=max_tokens, seed=seed)
-    replies = model.generate(prompts, params)
+    replies = model.generate([prompt for prompt, _, _ in requests], params)
     out = []
-    for task, prompt, completions in zip(tasks, prompts, replies):
+    for task, (prompt, name, module), completions in zip(tasks, requests, replies):
         raw = [c.text for c in completions]
-        tests, imports, dropped = sanitize(raw, task.entry_point, n_tests)
+        tests, imports, dropped = sanitize(raw, name, n_tests, own_module=module, guarded=module is None)
         out.append(GeneratedTests(task_id=task.id, model=model.spec, tests=tests, prompt=prompt, raw=raw,
                                   dropped=dropped, imports=imports))
     return out
@@ -88,14 +193,22 @@ def generated_test_file(generated: GeneratedTests, module: str, entry_point: str
 
 
 # -- sanitizing --------------------------------------------------------------------------------
-def sanitize(raw: list[str], entry_point: str, n_tests: int) -> tuple[list[str], list[str], list[dict]]:
-    """(test function sources, safe imports, dropped) from raw model replies; deduped, in order."""
+def sanitize(raw: list[str], entry_point: str, n_tests: int, own_module: str | None = None,
+             guarded: bool = True) -> tuple[list[str], list[str], list[dict]]:
+    """(test function sources, safe imports, dropped) from raw model replies; deduped, in order.
+
+    own_module: the module `entry_point` comes from (repository tasks); a reply's import of it is
+    fine (the test file imports it anyway). guarded=False: the tests will run without the
+    harness's audit guard, so `_unguarded_reject` applies too."""
     kept: list[str] = []
     seen: set[str] = set()
     imports: set[str] = set()
     dropped: list[dict] = []
     for text in raw:
         for stmt, source in _statements(text):
+            if isinstance(stmt, ast.ImportFrom) and own_module and stmt.module == own_module \
+                    and [a.name for a in stmt.names] == [entry_point] and not stmt.names[0].asname:
+                continue
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 for name in _import_names(stmt):
                     (imports.add(name) if name in SAFE_IMPORTS else
@@ -109,7 +222,7 @@ def sanitize(raw: list[str], entry_point: str, n_tests: int) -> tuple[list[str],
                 continue  # prose turned code, helper definitions, prints: not tests
             fn = ast.FunctionDef(name="test_gen", args=ast.arguments([], [], None, [], [], None, []),
                                  body=body, decorator_list=[], returns=None, type_params=[])
-            why = _reject(fn, entry_point, imports)
+            why = _reject(fn, entry_point, imports) or (None if guarded else _unguarded_reject(fn))
             if why:
                 dropped.append({"source": source, "reason": why})
                 continue
@@ -141,7 +254,7 @@ def _statements(text: str):
             for stmt in tree.body:
                 yield stmt, ast.get_source_segment(block, stmt) or ast.unparse(stmt)
             continue
-        except (SyntaxError, ValueError):
+        except PARSE_ERRORS:
             pass
         lines = block.splitlines()
         i = 0
@@ -154,7 +267,7 @@ def _statements(text: str):
                 chunk = "\n".join(x.strip() for x in lines[i:j])
                 try:
                     tree = ast.parse(chunk)
-                except (SyntaxError, ValueError):
+                except PARSE_ERRORS:
                     continue
                 for stmt in tree.body:
                     yield stmt, chunk
@@ -189,6 +302,19 @@ def _reject(fn: ast.FunctionDef, entry_point: str, imports: set[str]) -> str | N
         return "no assert"
     try:
         compile(ast.fix_missing_locations(ast.Module(body=[fn], type_ignores=[])), "<generated>", "exec")
-    except (SyntaxError, ValueError) as e:
+    except PARSE_ERRORS as e:
         return f"does not compile: {e}"
+    return None
+
+
+def _unguarded_reject(fn: ast.FunctionDef) -> str | None:
+    """Why a test may not run without the audit guard (repository tests), or None."""
+    for node in ast.walk(fn):
+        if isinstance(node, ast.Name) and node.id in UNSAFE_BUILTINS:
+            return f"{node.id} not allowed in a repository test"
+        if isinstance(node, ast.Attribute) and node.attr.startswith("__") and node.attr not in PUBLIC_DUNDERS:
+            return f"attribute {node.attr} not allowed in a repository test"
+    size = len(ast.unparse(fn))
+    if size > MAX_TEST_CHARS:
+        return f"longer than {MAX_TEST_CHARS} characters ({size})"
     return None

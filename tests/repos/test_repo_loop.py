@@ -1,7 +1,8 @@
 """The loop on a repository set, unchanged commands: `codeagent run` with the rewrite agent
 (localized function) and the bash agent, both with a scripted model that writes the reference
 fix; `codeagent eval` of the run's trajectories; `verify` with held-out (FAIL_TO_PASS /
-PASS_TO_PASS) grading; `export` of the accepted attempts as multi-turn chat data. Real Docker
+PASS_TO_PASS) grading and with tests the (scripted) model writes for the localized function;
+`export` of the accepted attempts as multi-turn chat data. Real Docker
 sandboxes, real pytest, two real tasks (toolz: a method; inflection: the held-out library)."""
 
 from __future__ import annotations
@@ -36,8 +37,19 @@ def rewrite_script(tasks) -> list[dict]:
              "reply": f"The fix:\n```python\n{reference_function(t)}\n```\n"} for t in tasks]
 
 
+# What the scripted model answers when the generated verifier asks it for tests of each function
+# (first in the script: the test-writing prompt holds the problem statement the bash rules match).
+TEST_WRITER = [
+    {"match": "Import it with `from toolz.functoolz import Compose`",
+     "reply": "```python\ndef test_doc():\n    assert Compose((len, str)).__doc__ == "
+              "'lambda *args, **kwargs: len(str(*args, **kwargs))'\n```"},
+    {"match": "Import it with `from inflection import humanize`",
+     "reply": "assert humanize('employee_salary') == 'Employee salary'\nassert humanize('author_id') == 'Author'"},
+]
+
+
 def bash_script(tasks) -> list[dict]:
-    rules = []
+    rules = list(TEST_WRITER)
     for t in tasks:
         path = t.metadata["file"]
         write = f"cat > {path} <<'FIXED_EOF'\n{t.reference_files[path]}FIXED_EOF"
@@ -88,15 +100,17 @@ def test_run_eval_verify_export_on_repository_tasks(tasks, tmp_path):
     assert set(summary["by_level"]) == levels and summary["by_origin"] == {"procedural": {"resolved": 2, "instances": 2}}
     assert summary["fail_to_pass"]["passed"] == summary["fail_to_pass"]["total"] > 0
 
-    # verify: the held-out verifier grades by FAIL_TO_PASS / PASS_TO_PASS; generated writes no tests here.
-    verify_run(bash, VerifyConfig(verifiers=("heldout", "generated"), backend="docker", progress=False))
+    # verify: the held-out verifier grades by FAIL_TO_PASS / PASS_TO_PASS; the run's own model writes
+    # tests of each localized function, run on each patched repo; the gap report compares the two.
+    result = verify_run(bash, VerifyConfig(verifiers=("heldout", "generated"), backend="docker", progress=False))
     verdicts = RunFolder(bash).verdicts()
-    assert len(verdicts) == 2 and all(accepts(v, "heldout") and not accepts(v, "generated") for v in verdicts.values())
+    assert len(verdicts) == 2 and all(accepts(v, "heldout") and accepts(v, "generated") for v in verdicts.values())
     for v in verdicts.values():
         task = next(t for t in tasks if t.id == v.task_id)
         assert set(v.part("heldout").per_test) == set(task.fail_to_pass) | set(task.pass_to_pass)
-    generated = RunFolder(bash).generated_tests()
-    assert all("repository task" in g.dropped[0]["reason"] for g in generated.values())
+        assert v.part("generated").tests_passed == v.part("generated").n_tests > 0
+    gen = result.gap_report["verifiers"]["generated"]
+    assert (gen["precision"], gen["recall"], gen["n_accepted"]) == (1.0, 1.0, 2)
 
     # export: accepted bash attempts become multi-turn chat examples (no eval split to hold out here).
     out = tmp_path / "data"
