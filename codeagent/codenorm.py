@@ -7,6 +7,12 @@ import io
 import re
 import tokenize
 
+UNPARSABLE = (SyntaxError, ValueError, RecursionError, SystemError, MemoryError)
+"""What `ast.parse` raises on text it cannot take: besides syntax errors and NUL bytes, code nested
+deeper than the parser's limit raises RecursionError (or, on CPython 3.11, SystemError "AST
+constructor recursion depth mismatch"). Model output and candidate code are parsed on the host, so
+every such parse catches all of them: one reply must not crash a whole run or verification."""
+
 
 def normalized_code(code: str) -> str:
     """`KIND:TEXT` — its AST dump when it parses (kind `ast`), else its tokens without comments
@@ -14,7 +20,7 @@ def normalized_code(code: str) -> str:
     differing only in layout or comments are one. The kind keeps the three forms from colliding."""
     try:
         return "ast:" + ast.dump(ast.parse(code))
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         pass
     try:
         tokens = [t.string for t in tokenize.generate_tokens(io.StringIO(code).readline)

@@ -11,6 +11,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from codeagent.codenorm import UNPARSABLE
+
 # An opening fence at the start of a line: ``` or ~~~ plus an optional info string.
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*$", re.MULTILINE)
 
@@ -80,7 +82,7 @@ def python_code(reply: str, stub: str = "") -> str | None:
 def _is_code(text: str, stub: str) -> bool:
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return bool(stub) and text[:1] in (" ", "\t") and _parses(stub.rstrip("\n") + "\n" + text)
     return not all(isinstance(n, ast.Expr) for n in tree.body)
 
@@ -89,7 +91,7 @@ def _parses(code: str) -> bool:
     try:
         ast.parse(code)
         return True
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return False
 
 
@@ -97,7 +99,7 @@ def defines(code: str, name: str) -> bool:
     """True when `code` parses and defines function/class `name` at top level."""
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return False
     return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
                for n in tree.body)
@@ -121,7 +123,7 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
         return code
     try:
         stub_tree = ast.parse(stub)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return code
     reply_lines = code.splitlines()
     stub_defs = {n.name: n for n in stub_tree.body
@@ -225,7 +227,7 @@ def function_source(text: str, qualname: str, lineno: int | None = None) -> str 
     """The source of `qualname` in `text` (decorators included), dedented; None when not found."""
     try:
         node = find_function(ast.parse(text), qualname, lineno)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return None
     if node is None:
         return None
@@ -245,7 +247,7 @@ def replace_function(text: str, qualname: str, code: str, lineno: int | None = N
     """
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return None
     old = find_function(tree, qualname, lineno)
     if old is None:
@@ -256,7 +258,7 @@ def replace_function(text: str, qualname: str, code: str, lineno: int | None = N
     code = _dedent_block(code)
     try:
         reply_tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         reply_tree = None
     if reply_tree is None:
         body = code.strip("\n")

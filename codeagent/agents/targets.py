@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from codeagent.errors import UserError
 from codeagent.tasks.base import Task
+from codeagent.codenorm import UNPARSABLE
 
 from . import prompts
 from .codeblocks import function_source, replace_function, splice_function
@@ -123,7 +124,7 @@ def outline(text: str, max_chars: int) -> str:
     """The imports and the def/class lines (bodies left out) of a module, cut at `max_chars`."""
     try:
         tree = ast.parse(text)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return text[:max_chars]
     lines = text.splitlines()
     out: list[str] = []

@@ -14,6 +14,8 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from codeagent.codenorm import UNPARSABLE
+
 MIN_STATEMENTS = 4
 """Functions with fewer statements (counting nested ones) are skipped: one-liners and property
 getters make bugs whose fix is obvious from the signature (SWE-smith's lesson)."""
@@ -312,7 +314,7 @@ def _parses(text: str) -> bool:
     try:
         ast.parse(text)
         return True
-    except SyntaxError:
+    except UNPARSABLE:
         return False
 
 
@@ -323,6 +325,6 @@ def python_trees(files: dict[str, str]) -> Iterator[tuple[str, str, ast.Module]]
             continue
         try:
             tree = ast.parse(text)
-        except SyntaxError:
+        except UNPARSABLE:
             continue
         yield path, text, tree

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from codeagent.agents.codeblocks import defines, python_code, splice_function
 from codeagent.models import Model, SamplingParams
+from codeagent.codenorm import UNPARSABLE
 
 from .mutate import Candidate, Target, targets
 
@@ -105,7 +106,7 @@ def bug_from_reply(source: str, target: Target, reply: str) -> Candidate | str:
     after = textwrap.indent(new, " " * target.node.col_offset, lambda ln: bool(ln.strip()))
     try:
         module = ast.parse(target.module_with(after))
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return "syntax-error"
     if _same_function(module, target) or after.split() == target.before.split():
         return "unchanged"
@@ -146,7 +147,7 @@ def _decorators(original: str) -> str:
 def _function_node(code: str, name: str):
     try:
         tree = ast.parse(code)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return None
     return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),
                 None)
@@ -156,7 +157,7 @@ def _parses(code: str) -> bool:
     try:
         ast.parse(code)
         return True
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return False
 
 

@@ -15,6 +15,7 @@ from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
 from codeagent.evaluation.patching import PatchError, patch_paths
+from codeagent.codenorm import UNPARSABLE
 
 from .record import HackFlag
 
@@ -95,7 +96,7 @@ def code_findings(source: str) -> list[tuple[str, str, int]]:
     """(hack_kind, what, line) for every suspicious construct in `source`; [] if it does not parse."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return []  # code that does not parse fails every test anyway
     return _Finder(tree).run()
 

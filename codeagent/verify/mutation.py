@@ -19,6 +19,8 @@ import ast
 import copy
 from dataclasses import dataclass
 
+from codeagent.codenorm import UNPARSABLE
+
 COMPARE_FLIPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
                  ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
 ARITHMETIC_SWAPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult,
@@ -90,7 +92,7 @@ def mutants(source: str, limit: int = 8) -> list[Mutant]:
     source does not parse."""
     try:
         tree = ast.parse(source)
-    except SyntaxError:
+    except UNPARSABLE:
         return []
     sites = _sites(tree)
     if len(sites) > limit:
@@ -105,7 +107,7 @@ def mutants(source: str, limit: int = 8) -> list[Mutant]:
             continue
         try:
             compile(text, "<mutant>", "exec")
-        except SyntaxError:
+        except UNPARSABLE:
             continue
         node = next(n for i, n in enumerate(ast.walk(tree)) if i == index)
         out.append(Mutant(kind=kind, line=getattr(node, "lineno", 0), source=text + "\n"))

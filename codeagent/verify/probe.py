@@ -15,6 +15,7 @@ from pathlib import PurePosixPath
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from codeagent.evaluation.engine import function_judge
+from codeagent.codenorm import UNPARSABLE
 
 from .record import HackFlag
 
@@ -99,7 +100,7 @@ def docstring_pairs(problem_statement: str, entry: str) -> list[tuple[tuple, obj
         try:
             tree = ast.parse(s[3:].strip(), mode="eval")
             ok, expected = _literal(ast.parse(lines[i + 1].strip(), mode="eval").body)
-        except (SyntaxError, ValueError):
+        except UNPARSABLE:
             continue
         calls = list(_calls_in(tree, entry))
         if ok and calls and calls[0][0] is tree.body:
@@ -123,7 +124,7 @@ def example_inputs(problem_statement: str, entry: str) -> list[tuple]:
             continue
         try:
             tree = ast.parse(problem_statement[at:end], mode="eval")
-        except SyntaxError:
+        except UNPARSABLE:
             continue
         out.extend(args for node, args in _calls_in(tree, entry) if node is tree.body)
     return out
@@ -133,7 +134,7 @@ def assert_pairs(test_source: str, entry: str) -> list[tuple[tuple, object]]:
     """(args, expected) of `entry(literals) == literal` comparisons in one test's source."""
     try:
         tree = ast.parse(test_source)
-    except SyntaxError:
+    except UNPARSABLE:
         return []
     out = []
     for node in ast.walk(tree):
@@ -183,7 +184,7 @@ def code_literals(source: str) -> set:
     """Canonical keys of every literal in `source` outside docstrings/bare expression strings."""
     try:
         tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return set()
     skip = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
     out = set()

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from codeagent.agents.codeblocks import find_function, function_source, python_blocks
 from codeagent.models.base import Message, Model, SamplingParams
+from codeagent.codenorm import UNPARSABLE
 
 GENERATED_TEST_FILE = "test_generated.py"
 # Modules a generated test may import (pure, deterministic helpers); other imports are dropped.
@@ -55,9 +56,7 @@ PUBLIC_DUNDERS = {"__name__", "__qualname__", "__doc__", "__module__", "__wrappe
 """Dunder attributes a repository test may read: what a library documents about its callables."""
 MAX_TEST_CHARS = 2000
 """Longest kept repository test (source characters): a test is a few asserts, not a program."""
-PARSE_ERRORS = (SyntaxError, ValueError, RecursionError, MemoryError, SystemError)
-"""What parsing a model's reply can raise: deeply nested garbage (`-----1`) is a RecursionError,
-and CPython 3.11.7 turns some of those into `SystemError: AST constructor recursion depth mismatch`."""
+PARSE_ERRORS = UNPARSABLE
 
 
 @dataclass
@@ -143,7 +142,7 @@ def repo_target(task) -> RepoTarget | None:
     try:
         top = find_function(ast.parse(text), name) or next(
             (n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == name), None)
-    except (SyntaxError, ValueError):
+    except UNPARSABLE:
         return None
     if source is None or top is None:
         return None
