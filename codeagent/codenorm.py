@@ -14,6 +14,15 @@ constructor recursion depth mismatch"). Model output and candidate code are pars
 every such parse catches all of them: one reply must not crash a whole run or verification."""
 
 
+def parses(code: str) -> bool:
+    """Whether `code` is a Python module `ast.parse` takes."""
+    try:
+        ast.parse(code)
+        return True
+    except UNPARSABLE:
+        return False
+
+
 def normalized_code(code: str) -> str:
     """`KIND:TEXT` — its AST dump when it parses (kind `ast`), else its tokens without comments
     and layout (`tok`), else its text without comments and whitespace (`txt`): two solutions

@@ -11,7 +11,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parses
 
 # An opening fence at the start of a line: ``` or ~~~ plus an optional info string.
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*$", re.MULTILINE)
@@ -83,16 +83,9 @@ def _is_code(text: str, stub: str) -> bool:
     try:
         tree = ast.parse(text)
     except UNPARSABLE:
-        return bool(stub) and text[:1] in (" ", "\t") and _parses(stub.rstrip("\n") + "\n" + text)
+        return bool(stub) and text[:1] in (" ", "\t") and parses(stub.rstrip("\n") + "\n" + text)
     return not all(isinstance(n, ast.Expr) for n in tree.body)
 
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-        return True
-    except UNPARSABLE:
-        return False
 
 
 def defines(code: str, name: str) -> bool:
@@ -117,7 +110,7 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
     - anything else (unparsable, or no such function): returned as is, to fail honestly in tests.
     """
     if not defines(code, entry_point):
-        if not _parses(code) and _parses(stub.rstrip("\n") + "\n" + code) \
+        if not parses(code) and parses(stub.rstrip("\n") + "\n" + code) \
                 and code[:1] in (" ", "\t"):
             return stub.rstrip("\n") + "\n" + code.rstrip("\n") + "\n"
         return code

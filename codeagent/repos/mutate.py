@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parses
 
 MIN_STATEMENTS = 4
 """Functions with fewer statements (counting nested ones) are skipped: one-liners and property
@@ -304,18 +304,11 @@ def candidates(source: str, files: dict[str, str], strategies: list[str], seed: 
                 start, end, new = sites[i]
                 mutated = text[:start] + new + text[end:]
                 after = mutated[f_start:len(mutated) - (len(text) - f_end)]
-                if after == t.before or not _parses(mutated):
+                if after == t.before or not parses(mutated):
                     continue
                 out.append(t.candidate(source, strategy, i, after))
     return out
 
-
-def _parses(text: str) -> bool:
-    try:
-        ast.parse(text)
-        return True
-    except UNPARSABLE:
-        return False
 
 
 def python_trees(files: dict[str, str]) -> Iterator[tuple[str, str, ast.Module]]:

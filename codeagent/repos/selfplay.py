@@ -27,7 +27,7 @@ from pathlib import Path
 
 from codeagent.agents.codeblocks import defines, python_code, splice_function
 from codeagent.models import Model, SamplingParams
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parses
 
 from .mutate import Candidate, Target, targets
 
@@ -90,7 +90,7 @@ def bug_from_reply(source: str, target: Target, reply: str) -> Candidate | str:
     if code is None:
         return "no-code"
     if not defines(code, name):
-        return "no-function" if _parses(code) else "syntax-error"
+        return "no-function" if parses(code) else "syntax-error"
     original = textwrap.dedent(target.before)
     spliced = splice_function(original, code, name)
     node = _function_node(spliced, name)
@@ -152,13 +152,6 @@ def _function_node(code: str, name: str):
     return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),
                 None)
 
-
-def _parses(code: str) -> bool:
-    try:
-        ast.parse(code)
-        return True
-    except UNPARSABLE:
-        return False
 
 
 def _same_function(module: ast.Module, target: Target) -> bool:
