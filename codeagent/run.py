@@ -68,6 +68,9 @@ class RunConfig:
     """Only the first M tasks of the split (in the set's stable order)."""
     only_task_ids: tuple[str, ...] | None = None
     """Only these tasks of the split (applied before `max_tasks`); an id not in the split is an error."""
+    min_tier: int | None = None
+    """Only tasks of at least this difficulty tier (sets whose tasks carry one, e.g. pyfuncs' 1-4;
+    applied before `max_tasks`): a capable model leaves room to measure only on the harder tiers."""
     concurrency: int = 4
     """Attempts in flight at once; with a local model this is also its batch size."""
     backend: str = "auto"
@@ -116,6 +119,16 @@ class RunSummary:
         return asdict(self)
 
 
+def tasks_of_tier(tasks: list, min_tier: int, task_set: str) -> list:
+    """The tasks of tier >= `min_tier`, in their order; a set without tiers is an error, not a silent
+    empty or whole run."""
+    untiered = [t.id for t in tasks if t.metadata.get("tier") is None]
+    if untiered:
+        raise RunError(f"--min-tier {min_tier}: task set {task_set!r} has tasks without a tier (e.g. {untiered[0]}); "
+                       "drop --min-tier for this set")
+    return [t for t in tasks if t.metadata["tier"] >= min_tier]
+
+
 def run_agent(config: RunConfig, out: Path) -> RunSummary:
     """Run (or resume) `config` into folder `out`."""
     started = time.monotonic()
@@ -128,6 +141,8 @@ def run_agent(config: RunConfig, out: Path) -> RunSummary:
             raise RunError(f"task id(s) not in task set {config.task_set!r}"
                            + (f" split {config.split!r}" if config.split else "") + f": {', '.join(missing[:5])}")
         tasks = [t for t in tasks if t.id in wanted]
+    if config.min_tier is not None:
+        tasks = tasks_of_tier(tasks, config.min_tier, config.task_set)
     if config.max_tasks is not None:
         tasks = tasks[:config.max_tasks]
     if not tasks:

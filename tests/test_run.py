@@ -233,3 +233,16 @@ def test_sample_seeds_depend_only_on_seed_task_and_index():
     assert int(other_process.stdout) == derive_seed(7, "HumanEval/3", 1)
     seeds = {derive_seed(s, t, k) for s in (0, 1) for t in ("a", "b") for k in range(3)}
     assert len(seeds) == 12 and all(0 <= x < 2 ** 31 for x in seeds)
+
+
+def test_min_tier_keeps_only_the_harder_tasks_and_refuses_a_set_without_tiers(tmp_path):
+    hard = [t for t in load_tasks("pyfuncs", "test") if t.metadata["tier"] >= 3][:2]
+    script = tmp_path / "s.json"
+    script.write_text(json.dumps({"rules": [{"match": f"def {t.entry_point}(",
+                                              "reply": "```python\n" + t.reference_files["solution.py"] + "```\n"}
+                                             for t in hard]}))
+    run_agent(RunConfig(task_set="pyfuncs", split="test", model=f"scripted:{script}", min_tier=3, max_tasks=2,
+                        backend=BACKEND, progress=False), tmp_path / "a")
+    assert {r["task_id"] for r in lines(tmp_path / "a")} == {t.id for t in hard}
+    with pytest.raises(RunError, match="--min-tier 3: task set 'humaneval' has tasks without a tier"):
+        run_agent(config(script, min_tier=3), tmp_path / "b")

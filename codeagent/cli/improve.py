@@ -21,6 +21,9 @@ def add_arguments(p) -> None:
                    help="chooses training data: generated (no human labels) or heldout (oracle upper bound)")
     p.add_argument("--train-tasks", type=int, help="first N train tasks (family-balanced)")
     p.add_argument("--eval-tasks", type=int, help="first N eval tasks (family-balanced)")
+    p.add_argument("--min-tier", type=int,
+                   help="only train and eval tasks of at least this tier (pyfuncs: 1-4; a capable model has "
+                        "room to improve only on the harder ones)")
     p.add_argument("--eval-samples", type=int,
                    help="sampled attempts per eval task for sampled pass@1 and pass@k (0: greedy only; >= 8 to "
                         "resolve small changes)")
@@ -79,7 +82,7 @@ def run(args) -> int:
     executor, options = executor_choice(args)
     cfg = preset_config(
         args.preset, task_set=args.task_set, eval_set=args.eval_set, model=args.model, iterations=args.iterations,
-        samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks,
+        samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks, min_tier=args.min_tier,
         eval_samples=args.eval_samples, ood_eval=args.ood_eval,
         ood_eval_tasks=args.ood_eval_tasks, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,

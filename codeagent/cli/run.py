@@ -21,6 +21,7 @@ def add_arguments(p) -> None:
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--max-tokens", type=int, default=512, help="most new tokens per model reply")
     p.add_argument("--max-tasks", type=int, help="only the first M tasks")
+    p.add_argument("--min-tier", type=int, help="only tasks of at least this tier (pyfuncs: 1-4)")
     p.add_argument("--concurrency", type=int, default=4,
                    help="attempts in flight (with a local model, also its batch size)")
     p.add_argument("--backend", default="auto", choices=["auto", "docker", "local"],
@@ -49,7 +50,7 @@ def run(args) -> int:
     config = RunConfig(task_set=args.task_set, split=args.split, model=args.model or DEFAULT_MODEL,
                        agent=args.agent, agent_options=agent_options, samples=args.samples,
                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
-                       max_tasks=args.max_tasks, concurrency=args.concurrency, backend=args.backend,
+                       max_tasks=args.max_tasks, min_tier=args.min_tier, concurrency=args.concurrency, backend=args.backend,
                        feedback=args.feedback, seed=args.seed, base_url=args.base_url,
                        progress=not args.no_progress, executor=executor or "local", executor_options=options)
     summary = run_agent(config, args.out)

@@ -146,6 +146,7 @@ SHARED: dict[str, tuple[str, ...]] = {
     "agent": ("run.agent",),
     "train_tasks": ("run.max_tasks",),
     "eval_tasks": ("eval.max_tasks",),
+    "min_tier": ("run.min_tier",),
     "eval_samples": ("eval.samples",),
     "ood_eval": ("eval.ood_set",),
     "ood_eval_tasks": ("eval.ood_max_tasks",),

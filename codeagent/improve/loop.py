@@ -27,7 +27,7 @@ from codeagent.errors import UserError
 from codeagent.evaluation.passk import mean_pass_at_k
 from codeagent.evaluation.patching import PatchError, apply_patch
 from codeagent.jsonl import write_json
-from codeagent.run import config_differences
+from codeagent.run import config_differences, tasks_of_tier
 from codeagent.runfolder import RunFolder
 from codeagent.stats import ratio, rounded
 from codeagent.tasks import load_tasks, tasks_by_id
@@ -50,8 +50,11 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
     out.mkdir(parents=True, exist_ok=True)
     _check_config(cfg, out)
     train_split, eval_split = "train", "test"
-    load_tasks(cfg.task_set, train_split)  # clear errors before any work
-    load_tasks(cfg.eval_task_set, eval_split)
+    # clear errors before any work
+    for task_set, split in ((cfg.task_set, train_split), (cfg.eval_task_set, eval_split)):
+        tasks = load_tasks(task_set, split)
+        if cfg.run.min_tier is not None and not tasks_of_tier(tasks, cfg.run.min_tier, task_set):
+            raise UserError(f"--min-tier {cfg.run.min_tier}: no task of {task_set!r} split {split!r} is that hard")
     if cfg.eval.ood_set:
         load_tasks(cfg.eval.ood_set, "test")
 
@@ -245,8 +248,11 @@ def _eval_run(cfg: ImproveConfig, model: str, out: Path, task_set: str, split: s
     from codeagent.run import run_agent
     from codeagent.verify.stage import verify_run
     started = time.monotonic()
+    # --min-tier slices the loop's own set (train and eval split alike), not the
+    # out-of-distribution set, whose tasks may carry no tiers.
+    min_tier = cfg.run.min_tier if task_set == cfg.eval_task_set else None
     run_agent(replace(cfg.run, task_set=task_set, split=split, model=model, samples=samples,
-                      temperature=temperature, max_tasks=max_tasks), out)
+                      temperature=temperature, max_tasks=max_tasks, min_tier=min_tier), out)
     verify_run(out, replace(cfg.verify, verifiers=(REFERENCE,), model=None))
     counts = solved_counts(out)
     figures = {"n_tasks": len(counts), "n_solved": sum(c > 0 for _, c in counts.values()),
