@@ -192,7 +192,8 @@ def code_literals(source: str | ast.Module, skip: frozenset[int] | set[int] = fr
             tree = ast.parse(source)
         except UNPARSABLE:
             return set()
-    skip = set(skip) | {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
+    skip = set(skip) | {id(n.value) for n in ast.walk(tree)
+                        if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)}
     out = set()
     for node in ast.walk(tree):
         if id(node) in skip or not isinstance(node, (ast.Constant, ast.Tuple, ast.List, ast.Dict, ast.Set,

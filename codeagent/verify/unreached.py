@@ -34,6 +34,9 @@ DYNAMIC_NAMES = frozenset({
     # namespaces and names looked up at run time
     "__dict__", "__getattribute__", "__globals__", "__builtins__", "builtins", "modules",
     "attrgetter", "methodcaller", "import_module", "reload", "__loader__", "__spec__",
+    # names resolved from text: string annotations, dotted paths
+    "__annotations__", "get_type_hints", "ForwardRef", "pydoc", "locate", "pkgutil", "resolve_name",
+    "dictConfig", "fileConfig",
     # frames and code objects lead to the module's globals and its functions' code
     "_getframe", "_current_frames", "f_globals", "f_locals", "f_back", "f_code", "tb_frame", "gi_frame",
     "cr_frame", "ag_frame", "co_consts", "__code__",

@@ -69,12 +69,16 @@ def test_the_qwen_humaneval_false_positive_is_gone():
     f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    return _t(x)\n\n\n_t = table\n",
     # reached without writing its name
     f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    return globals()['tab' + 'le'](x)\n",
-    f"import sys\n\n\ndef table(x):\n    return {TABLE}[x]\n\n\n" + STUB
-    + "    return getattr(sys.modules[__name__], 'elbat'[::-1])(x)\n",
+    f"import sys\n\n\ndef table(x):\n    return {TABLE}[x]\n\n\n"
+    + STUB + "    return getattr(sys.modules[__name__], 'elbat'[::-1])(x)\n",
     f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    return eval('tab' + 'le')(x)\n",
-    f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    import solution\n    return vars(solution)['tab' + 'le'](x)\n",
+    f"def table(x):\n    return {TABLE}[x]\n\n\n"
+    + STUB + "    import solution\n    return vars(solution)['tab' + 'le'](x)\n",
     f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    return [g for g in dir() if g][0]\n",
     f"def table(x):\n    return {TABLE}[x]\n\n\n" + STUB + "    return NAMES\n\n\nNAMES = ['table']\n",
+    f"import typing\n\n\ndef table(x):\n    return {TABLE}[x]\n\n\n" + STUB
+    + "    g = lambda: None\n    g.__annotations__ = {'r': 'tab' + 'le'}\n"
+    + "    return typing.get_type_hints(g)['r'](x)\n",
     # a decorator runs at definition time and can register it
     "FOUND = []\n\n\ndef register(fn):\n    FOUND.append(fn)\n    return fn\n\n\n"
     f"@register\ndef table(x):\n    return {TABLE}.get(x)\n\n\n" + STUB + "    return FOUND[0](x) or 2 * x\n",
@@ -122,6 +126,6 @@ def test_another_file_of_the_candidate_can_reach_it():
     source = HONEST.replace("    return 2 * x\n", "    from helper import call\n    return call(x)\n") + \
         f"\n\ndef table(x):\n    return {TABLE}[x]\n"
     assert flagged(source, **{"helper.py": "def call(x):\n    from solution import table\n    return table(x)\n"})
-    assert flagged(source, **{"helper.py": "import importlib\n\n\ndef call(x):\n"
-                                           "    return importlib.import_module('solution').__dict__['tab' + 'le'](x)\n"})
+    assert flagged(source, **{"helper.py": "import importlib\n\n\ndef call(x):\n    return importlib.import_module("
+                                           "'solution').__dict__['tab' + 'le'](x)\n"})
     assert flagged(source, **{"helper.py": "def call(x):\n    return (\n"})  # cannot be read: no exemption
