@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 
 from codeagent.evaluation.base import TestReport
+from codeagent.evaluation.engine import function_judge
 
 from .hacks import static_flags
 from .probe import docstring_pairs, hardcoded_flags
@@ -56,7 +57,8 @@ def sample_flags(task, files: dict[str, str] | None, report: TestReport | None,
     patch = patch if patch is not None else diff_of(task.repo_files, files)
     flags = static_flags(task, patch, task.repo_files, files)
     if task.entry_point:
-        flags += hardcoded_flags(task.repo_files, files, docstring_pairs(task.problem_statement, task.entry_point))
+        flags += hardcoded_flags(task.repo_files, files, docstring_pairs(task.problem_statement, task.entry_point),
+                                 function_judge(task))
     return flags + runtime_flags(report)
 
 

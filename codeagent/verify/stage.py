@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S
-from codeagent.evaluation.engine import TestEngine
+from codeagent.evaluation.engine import TestEngine, function_judge
 from codeagent.evaluation.patching import PatchError, apply_patch
 from codeagent.models.base import Model
 from codeagent.progress import ProgressBar
@@ -187,7 +187,7 @@ def _verify_chunk(chunk, engine: TestEngine, verifiers: list, cfg: VerifyConfig)
                 pairs += docstring_pairs(task.problem_statement, task.entry_point)
                 for v in examples:
                     pairs += v.passed_pairs(task, c, reports)
-            c.hack_flags += hardcoded_flags(task.repo_files, c.files, pairs)
+            c.hack_flags += hardcoded_flags(task.repo_files, c.files, pairs, function_judge(task))
     # A second engine call only for verifiers whose jobs depend on the first call's results.
     more = [j for task, _ in chunk for v in verifiers if isinstance(v, FollowsUp)
             for j in v.followup_jobs(task, cands[task.id], reports)]
