@@ -10,7 +10,8 @@ HELP = "run the self-improvement loop (expert iteration): run -> verify -> expor
 def add_arguments(p) -> None:
     from codeagent.improve.config import PRESETS
     p.add_argument("--preset", choices=list(PRESETS), default=None,
-                   help="quick: ~15 min on 2 CPU cores (a family-balanced slice); full: the whole set, GPU-sized; "
+                   help="quick: qwen2.5-coder-0.5b on vLLM, pyfuncs tiers 3-4, 1 iteration (README command 1); "
+                        "quick-smollm2: the small model on the hf engine; full: the whole set, GPU-sized; "
                         "full-cpu: the whole set sized for 2 CPU cores")
     p.add_argument("--task-set", help="train split source (default pyfuncs)")
     p.add_argument("--eval-set", help="eval split source (default: the same set's test split)")

@@ -25,6 +25,10 @@ def add_arguments(p) -> None:
     p.add_argument("--save-steps", type=int, default=50, help="checkpoint every N steps (default 50)")
     p.add_argument("--keep-checkpoints", action="store_true", help="keep OUT/checkpoints/ after the final save")
     p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="fp32",
+                   help="fp32 (default), bf16 mixed precision, or auto: bf16 where the CPU/GPU computes it natively")
+    p.add_argument("--no-activation-checkpointing", action="store_true",
+                   help="keep activations instead of recomputing them: faster, more memory")
 
 
 def run(args) -> int:
@@ -33,7 +37,8 @@ def run(args) -> int:
     config = TrainConfig(data=args.data, out=args.out, base=args.base, lora=args.lora, lora_r=args.lora_r,
                          epochs=args.epochs, lr=args.lr, max_steps=args.max_steps, batch_size=args.batch_size,
                          grad_accum=args.grad_accum, max_length=args.max_length, warmup=args.warmup, seed=args.seed,
-                         save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints, threads=args.threads)
+                         save_steps=args.save_steps, keep_checkpoints=args.keep_checkpoints, threads=args.threads,
+                         precision=args.precision, activation_checkpointing=not args.no_activation_checkpointing)
     out = train_sft(config)
     import json
     log = json.loads((out / "training_log.json").read_text())

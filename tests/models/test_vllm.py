@@ -142,6 +142,29 @@ def test_ctrl_c_stops_the_server_and_its_engine(vllm_python, tmp_path):
     assert group_members(server) == []
 
 
+def test_a_server_whose_parent_is_killed_stops(vllm_python, tmp_path):
+    """codeagent SIGKILLed (the OOM killer's way) while its server starts: the server's watchdog sees
+    its parent gone and stops the whole group, even when vLLM's start-up swallows the PDEATHSIG."""
+    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1], kv_cache_gib=1)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env)
+    try:
+        deadline = time.monotonic() + 300
+        server = None
+        while time.monotonic() < deadline and not (server and len(group_members(server)) >= 2):
+            time.sleep(0.5)
+            server = server or next(iter(children(child.pid)), None)
+        assert server and len(group_members(server)) >= 2  # the API server and its engine process
+        child.kill()
+    finally:
+        child.kill()
+        child.wait()
+    deadline = time.monotonic() + 60
+    while group_members(server) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert group_members(server) == []
+
+
 def children(pid: int) -> list[int]:
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):

@@ -106,3 +106,32 @@ def test_lora_merges_into_plain_weights(tmp_path):
     assert not any("lora" in k for k in tuned)
     key = "model.layers.0.self_attn.q_proj.weight"
     assert tuned[key].shape == base[key].shape and not torch.equal(tuned[key], base[key])
+
+
+def test_bf16_without_activation_checkpointing_trains_in_a_child_and_says_so(tmp_path):
+    from codeagent.train import TrainConfig, TrainError, train_sft
+
+    data = tmp_path / "data"
+    conversations = _write_data(data)
+    with pytest.raises(TrainError):  # the child's error reaches the caller as itself
+        train_sft(TrainConfig(data=tmp_path / "missing", out=tmp_path / "x", in_child=True, progress=False))
+    out = train_sft(TrainConfig(data=data, out=tmp_path / "ckpt", lora=True, max_steps=6, batch_size=4, lr=1e-3,
+                                max_length=128, warmup=0, progress=False, precision="bf16",
+                                activation_checkpointing=False, in_child=True))
+    log = json.loads((out / "training_log.json").read_text())
+    assert log["precision"] == "bf16" and log["config"]["activation_checkpointing"] is False
+    from codeagent.models.smollm2 import smollm2_hf_folder
+    assert _mean_loss(out, conversations) < _mean_loss(smollm2_hf_folder(), conversations)
+
+
+def test_precision_is_checked_and_auto_follows_the_hardware(tmp_path):
+    from codeagent.train import TrainConfig
+    from codeagent.train.config import TrainError, native_bf16
+
+    with pytest.raises(TrainError, match="precision must be one of fp32, bf16, auto"):
+        TrainConfig(data=tmp_path, out=tmp_path, precision="fp8")
+    auto = TrainConfig(data=tmp_path, out=tmp_path, precision="auto", device="cpu")
+    flags = Path("/proc/cpuinfo").read_text().split()
+    assert native_bf16("cpu") == ("amx_bf16" in flags or "avx512_bf16" in flags)
+    assert auto.resolved_precision() == ("bf16" if native_bf16("cpu") else "fp32")
+    assert TrainConfig(data=tmp_path, out=tmp_path).resolved_precision() == "fp32"
