@@ -173,7 +173,7 @@ SHARED: dict[str, tuple[str, ...]] = {
 
 # `quick` (README command 1) is the capable embedded model on vLLM where it has room to improve:
 # Qwen2.5-Coder-0.5B solves most of pyfuncs' tiers 1-2 greedily, so it trains and is evaluated on
-# tiers 3-4 only; one iteration, sized to finish in about TIME_TBD on 2 idle CPU cores.
+# tiers 3-4 only; one iteration, measured at ~17 minutes on 2 idle CPU cores.
 # `quick-smollm2` is the former quick run (the 135M model on the dependency-light hf engine,
 # ~15 minutes). `full` is the
 # whole pyfuncs set at GPU size (hours on CPU); `full-cpu` is the whole set sized for 2 CPU cores
@@ -194,7 +194,7 @@ PRESETS: dict[str, dict] = {
                  "eval.samples": 0, "run.max_tokens": 256, "train.lora": True, "train.max_steps": 24,
                  "verify.samples": 2, "run.concurrency": 32, "verify.concurrency": 32, "verify.workers": 1},
     "ci": {"iterations": 2, "run.samples": 2, "run.max_tasks": 3, "eval.max_tasks": 3, "eval.samples": 2,
-           "run.max_tokens": 128, "train.lora": True, "train.max_steps": 2, "verify.samples": 1,
+           "run.max_tokens": 128, "train.lora": True, "train.max_steps": 2, "train.in_child": False, "verify.samples": 1,
            "run.concurrency": 6, "verify.concurrency": 6},
 }
 

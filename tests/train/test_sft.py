@@ -115,7 +115,7 @@ def test_bf16_without_activation_checkpointing_trains_in_a_child_and_says_so(tmp
     conversations = _write_data(data)
     with pytest.raises(TrainError):  # the child's error reaches the caller as itself
         train_sft(TrainConfig(data=tmp_path / "missing", out=tmp_path / "x", in_child=True, progress=False))
-    out = train_sft(TrainConfig(data=data, out=tmp_path / "ckpt", lora=True, max_steps=6, batch_size=4, lr=1e-3,
+    out = train_sft(TrainConfig(data=data, out=tmp_path / "ckpt", lora=True, max_steps=3, batch_size=4, lr=1e-3,
                                 max_length=128, warmup=0, progress=False, precision="bf16",
                                 activation_checkpointing=False, in_child=True))
     log = json.loads((out / "training_log.json").read_text())
