@@ -120,20 +120,31 @@ def test_bad_specs_are_clear_errors(vllm_python, tmp_path):
         load_model(f"vllm:{tmp_path}", python=sys.executable)  # codeagent's own venv has no vllm
 
 
+def _child_loading_a_server(tmp_path) -> subprocess.Popen:
+    """A codeagent-like child that loads `vllm:smollm2-135m`."""
+    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1], kv_cache_gib=1)"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env)
+
+
+def _server_with_engine_up(child: subprocess.Popen) -> int:
+    """The child's server pid once the server's engine process is up too (its group has >= 2 members)."""
+    deadline = time.monotonic() + 300
+    server = None
+    while time.monotonic() < deadline and not (server and len(group_members(server)) >= 2):
+        time.sleep(0.5)
+        server = server or next(iter(children(child.pid)), None)
+        assert child.poll() is None, "the child ended before the server was up"
+    assert server and len(group_members(server)) >= 2  # the API server and its engine process
+    return server
+
+
 def test_ctrl_c_stops_the_server_and_its_engine(vllm_python, tmp_path):
     """Ctrl-C while the server starts (its engine process already up): everything goes. Sent during
     start-up so the test need not wait for a second warm server; serving uses the same stop()."""
-    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1], kv_cache_gib=1)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env)
+    child = _child_loading_a_server(tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        server = None
-        while time.monotonic() < deadline and not (server and len(group_members(server)) >= 2):
-            time.sleep(0.5)
-            server = server or next(iter(children(child.pid)), None)
-            assert child.poll() is None, "the child ended before it was interrupted"
-        assert server and len(group_members(server)) >= 2  # the API server and its engine process
+        server = _server_with_engine_up(child)
         child.send_signal(signal.SIGINT)
         assert child.wait(timeout=60) != 0  # KeyboardInterrupt
     finally:
@@ -145,17 +156,9 @@ def test_ctrl_c_stops_the_server_and_its_engine(vllm_python, tmp_path):
 def test_a_server_whose_parent_is_killed_stops(vllm_python, tmp_path):
     """codeagent SIGKILLed (the OOM killer's way) while its server starts: the server's watchdog sees
     its parent gone and stops the whole group, even when vLLM's start-up swallows the PDEATHSIG."""
-    script = "import sys; from codeagent.models import load_model; load_model('vllm:smollm2-135m', log_dir=sys.argv[1], kv_cache_gib=1)"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], env=env)
+    child = _child_loading_a_server(tmp_path)
     try:
-        deadline = time.monotonic() + 300
-        server = None
-        while time.monotonic() < deadline and not (server and len(group_members(server)) >= 2):
-            time.sleep(0.5)
-            server = server or next(iter(children(child.pid)), None)
-        assert server and len(group_members(server)) >= 2  # the API server and its engine process
-        child.kill()
+        server = _server_with_engine_up(child)
     finally:
         child.kill()
         child.wait()
