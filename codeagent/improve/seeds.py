@@ -12,6 +12,7 @@ measure, then mean and sd over seeds. A folder without seed sub-folders counts a
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -28,14 +29,23 @@ SEEDS_REPORT = "seeds.md"
 EVALS = {"eval": "eval split", "eval_ood": "out-of-distribution set"}
 
 
-def improve_seeds(cfg: ImproveConfig, seeds: list[int], out: Path) -> list[dict]:
+def improve_seeds(cfg: ImproveConfig, seeds: list[int], out: Path,
+                  donors: list[tuple[ImproveConfig, Path]] | None = None) -> list[dict]:
     """The loop once per seed (`run.seed`, `train.seed`) into `out/seed_S/`; returns the aggregate
-    (also written to seeds.json and seeds.md)."""
+    (also written to seeds.json and seeds.md). With `donors` (a sweep's finished loops), each seed's
+    loop first takes the work a donor already did the same way (`reuse.py`), then joins the donors."""
     from .loop import improve
+    from .reuse import reuse
     if len(set(seeds)) != len(seeds) or not seeds:
         raise UserError(f"--seeds needs distinct seeds, e.g. 0,1,2; got {seeds}")
     for s in seeds:
-        improve(with_values(cfg, {"run.seed": s, "train.seed": s}), seed_folder(out, s))
+        seeded, folder = with_values(cfg, {"run.seed": s, "train.seed": s}), seed_folder(out, s)
+        if donors is not None:
+            for taken in reuse(seeded, folder, donors):
+                print(f"[codeagent] {folder}: {taken['work']} reused from {taken['from']} (same config and seed)", file=sys.stderr)
+        improve(seeded, folder)
+        if donors is not None:
+            donors.append((seeded, folder))
     rows = aggregate([seed_folder(out, s) for s in seeds])
     write_json(Path(out) / SEEDS_FILE, rows)
     (Path(out) / SEEDS_REPORT).write_text(markdown(rows, f"{cfg.task_set}, {cfg.verifier} verifier, "

@@ -13,7 +13,9 @@ and the settings to try, each a dict of overrides:
       full-finetune: {lora: false}
 
 Every config is built (and so checked) before any work starts. Each (setting, verifier) is an
-`improve --seeds` folder `OUT/SETTING/VERIFIER/` (resumable: rerun the same command). Then
+`improve --seeds` folder `OUT/SETTING/VERIFIER/` (resumable: rerun the same command). Loops of one
+seed that agree on the base eval's or the first run's config do that work once (`reuse.py`): the
+generated mode starts from the held-out mode's base eval and first samples. Then
 `sweep.json` / `sweep.md` summarise, per setting, verifier and iteration, the paired difference
 to the base model over seeds, and — where both modes ran — the share of the held-out (oracle)
 mode's gain that the generated mode recovers, per seed, with its bootstrap interval.
@@ -87,8 +89,9 @@ def run_sweep(spec_path: Path, out: Path) -> list[dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep_spec.json").write_text(json.dumps(spec, indent=2))
+    donors: list = []  # finished loops: a later one takes their base eval and first run where configs agree
     for (name, verifier), cfg in planned.items():
-        improve_seeds(cfg, spec["seeds"], out / name / verifier)
+        improve_seeds(cfg, spec["seeds"], out / name / verifier, donors)
     rows = summarise(out, spec)
     write_json(out / SWEEP_FILE, rows)
     (out / SWEEP_REPORT).write_text(markdown(rows, spec))

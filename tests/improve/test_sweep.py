@@ -55,5 +55,11 @@ def test_a_tiny_sweep(tmp_path, monkeypatch):
     assert by_mode["heldout"]["eval"]["diffs"] == [0.5]
     # both modes accepted the same train attempts, so the generated mode recovers all of the gain
     assert by_mode["generated"]["recovered"]["per_seed"][0]["estimate"] == 1.0
+    # the generated mode took the held-out mode's base eval and first samples instead of redoing them
+    held, gen = (tmp_path / "sweep" / "two-per-task" / v / "seed_0" for v in ("heldout", "generated"))
+    assert [r["work"] for r in json.loads((gen / "reused.json").read_text())] == ["base eval", "first run"]
+    assert not (held / "reused.json").exists()
+    for f in ("base/eval_greedy/trajectories.jsonl", "iter_0/run/trajectories.jsonl"):
+        assert (gen / f).read_text() == (held / f).read_text()
     report = (tmp_path / "sweep" / "sweep.md").read_text()
     assert "| two-per-task | generated | 1 | pass@1 | +0.500 ± n/a | within noise 1 | 1.00 [1.00, 1.00] |" in report
