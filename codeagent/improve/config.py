@@ -173,7 +173,7 @@ SHARED: dict[str, tuple[str, ...]] = {
 
 # `quick` (README command 1) is the capable embedded model on vLLM where it has room to improve:
 # Qwen2.5-Coder-0.5B solves most of pyfuncs' tiers 1-2 greedily, so it trains and is evaluated on
-# tiers 3-4 only; one iteration, measured at ~17 minutes on 2 idle CPU cores.
+# tiers 3-4 only; one iteration, measured at ~13 minutes on 2 idle CPU cores (10 tasks, 5 LoRA steps).
 # `quick-smollm2` is the former quick run (the 135M model on the dependency-light hf engine,
 # ~15 minutes). `full` is the
 # whole pyfuncs set at GPU size (hours on CPU); `full-cpu` is the whole set sized for 2 CPU cores
@@ -182,8 +182,8 @@ SHARED: dict[str, tuple[str, ...]] = {
 # batch 8 on CPU).
 PRESETS: dict[str, dict] = {
     "quick": {"model": "qwen2.5-coder-0.5b", "engine": "vllm", "iterations": 1, "run.min_tier": 3,
-              "run.samples": 4, "run.max_tasks": 12, "eval.max_tasks": None, "eval.samples": 0,
-              "run.max_tokens": 384, "train.lora": True, "train.max_steps": 6, "train.precision": "auto",
+              "run.samples": 4, "run.max_tasks": 10, "eval.max_tasks": None, "eval.samples": 0,
+              "run.max_tokens": 384, "train.lora": True, "train.max_steps": 5, "train.precision": "auto",
               "train.activation_checkpointing": False, "verify.samples": 2, "run.concurrency": 48,
               "verify.concurrency": 48},
     "quick-smollm2": {"iterations": 2, "run.samples": 4, "run.max_tasks": 24, "eval.max_tasks": 24, "eval.samples": 0,
