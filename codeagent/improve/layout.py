@@ -35,9 +35,14 @@ class StageDir:
         return figures
 
 
+def iteration_folder(out: Path, i: int) -> Path:
+    """The folder of the loop's iteration `i` (0-based): its run, verify, data, model and eval stages."""
+    return Path(out) / f"iter_{i}"
+
+
 def eval_folder(out: Path, iteration: int) -> Path:
     """Where the loop in `out` evaluates the model of metrics row `iteration` (0: the base model)."""
-    return Path(out) / "base" if iteration == 0 else Path(out) / f"iter_{iteration - 1}" / "eval"
+    return Path(out) / "base" if iteration == 0 else iteration_folder(out, iteration - 1) / "eval"
 
 
 def greedy_stage(out: Path, iteration: int) -> StageDir:

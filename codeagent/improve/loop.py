@@ -36,7 +36,7 @@ from codeagent.verify import REFERENCE, accepts
 from .config import ImproveConfig
 from .diversity import diversity
 from .engine import Serving
-from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder
+from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder, iteration_folder
 from .measure import measured
 from .watch import check
 from .paired import solved_counts
@@ -70,7 +70,7 @@ def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, 
     model_i = cfg.model
     run_dirs: list[Path] = []
     for i in range(cfg.iterations):
-        it = out / f"iter_{i}"
+        it = iteration_folder(out, i)
         it.mkdir(exist_ok=True)
         console.rule(f"[bold]iteration {i}: {model_i}")
         row: dict = {"iteration": i + 1, "trained_from": model_i, "wall_s": {}}

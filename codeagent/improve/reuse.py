@@ -24,7 +24,7 @@ from typing import Callable
 from codeagent.jsonl import write_json
 
 from .config import ImproveConfig
-from .layout import METRICS_FILE, eval_folder
+from .layout import METRICS_FILE, StageDir, eval_folder, iteration_folder
 
 REUSED_FILE = "reused.json"
 
@@ -62,10 +62,15 @@ SHAREABLE = (
     # metrics.json gains its first row only once the whole base eval (out-of-distribution set included) is done
     Shareable("base eval", base_eval_key, lambda out: [eval_folder(out, 0)],
               lambda out: (out / METRICS_FILE).is_file()),
-    Shareable("first run", first_run_key,
-              lambda out: [out / "iter_0" / "run", out / "iter_0" / "run.done.json", out / "iter_0" / "verify.done.json"],
-              lambda out: (out / "iter_0" / "verify.done.json").is_file()),
+    Shareable("first run", first_run_key, lambda out: _first_run_paths(iteration_folder(out, 0)),
+              lambda out: StageDir(iteration_folder(out, 0) / "verify").marker.is_file()),
 )
+
+
+def _first_run_paths(it: Path) -> list[Path]:
+    """The run folder (verification writes its verdicts there too) and the two stages' markers."""
+    run = StageDir(it / "run")
+    return [run.path, run.marker, StageDir(it / "verify").marker]
 
 
 def reuse(cfg: ImproveConfig, out: Path, donors: list[tuple[ImproveConfig, Path]]) -> list[dict]:
