@@ -20,6 +20,7 @@ import json
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Callable
 
 from rich.console import Console
 
@@ -64,7 +65,9 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
 
 def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, eval_split: str) -> list[dict]:
     metrics: list[dict] = []
-    base_eval = _evaluate_all(cfg, serving.use(cfg.model), eval_folder(out, 0), eval_split)
+    # Models are passed as providers: a server starts only for work not done yet, so a resumed
+    # (or reused, `reuse.py`) base eval costs no server start-up.
+    base_eval = _evaluate_all(cfg, lambda: serving.use(cfg.model), eval_folder(out, 0), eval_split)
     metrics.append({"iteration": 0, "model": cfg.model, **base_eval, "wall_s": {"eval": _eval_wall(base_eval)}})
     _write_metrics(out, metrics)
     model_i = cfg.model
@@ -94,12 +97,12 @@ def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, 
         next_model = trained["model"] or model_i
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
-        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, serving.use(next_model), eval_dir, eval_split), row, "eval")
+        row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, lambda: serving.use(next_model), eval_dir, eval_split), row, "eval")
         row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"])
         _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
         if cfg.eval.ood_set:
             ood_dir = eval_dir / OOD_FOLDER
-            row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, serving.use(next_model), ood_dir, "test", ood=True),
+            row["eval_ood"] = _stage(StageDir(ood_dir), lambda: _evaluate(cfg, lambda: serving.use(next_model), ood_dir, "test", ood=True),
                                      row, "eval_ood")
             row["eval_ood"] = measured(row["eval_ood"], ood_dir, base=metrics[0]["eval_ood"])
         metrics.append(row)
@@ -204,7 +207,7 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
             "last_loss": losses[-1] if losses else None, "n_examples": exported["n_examples"]}
 
 
-def _evaluate_all(cfg: ImproveConfig, model: str, folder: Path, split: str) -> dict:
+def _evaluate_all(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split: str) -> dict:
     """The base model's row: its eval (and out-of-distribution eval), measured."""
     figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder)}
     _eval_diversity(cfg, figures["eval"], folder, split)
@@ -218,13 +221,14 @@ def _eval_wall(figures: dict) -> float:
     return round(sum(f.get("wall_s", 0.0) for k, f in figures.items() if k.startswith("eval")), 1)
 
 
-def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str, ood: bool = False) -> dict:
+def _evaluate(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split: str, ood: bool = False) -> dict:
     """Greedy pass@1 and (if eval_samples) sampled pass@k on the eval split (or, `ood`, the
-    out-of-distribution set), held-out tests."""
+    out-of-distribution set), held-out tests. `model()` gives the spec to sample (starting its
+    server); it is called only for a sub-run not finished yet."""
     task_set, max_tasks = (cfg.eval.ood_set, cfg.eval.ood_max_tasks) if ood else (cfg.eval_task_set, cfg.eval.max_tasks)
     greedy = StageDir(folder / GREEDY_RUN)
     figures: dict = {}
-    g = greedy.done() or greedy.finish(_eval_run(cfg, model, greedy.path, task_set, split, max_tasks, 1, 0.0))
+    g = greedy.done() or greedy.finish(_eval_run(cfg, model(), greedy.path, task_set, split, max_tasks, 1, 0.0))
     _say("eval greedy", g)
     # The sub-runs' own times, so a resumed loop reports the time the work took, not ~0 s of rereading.
     wall = g.get("wall_s", 0.0)
@@ -234,7 +238,7 @@ def _evaluate(cfg: ImproveConfig, model: str, folder: Path, split: str, ood: boo
     k = cfg.eval.samples
     if k > 0:
         sampled = StageDir(folder / SAMPLED_RUN)
-        s = sampled.done() or sampled.finish(_eval_run(cfg, model, sampled.path, task_set, split, max_tasks, k,
+        s = sampled.done() or sampled.finish(_eval_run(cfg, model(), sampled.path, task_set, split, max_tasks, k,
                                                        cfg.run.temperature))
         figures[f"pass@{k}"] = s[f"pass@{k}"]
         figures["sampled_pass@1"] = s["pass@1"]

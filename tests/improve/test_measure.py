@@ -82,3 +82,14 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch, capsys)
     written = RunFolder(tmp_path / "loop" / "iter_0" / "run").generated_tests()
     assert {g.model for g in written.values()} == {f"scripted:{tmp_path / 'trained.json'}"}
     assert last["verifier"]["mutation_tasks"] == 2 and 0 < last["verifier"]["mutation_score"] <= 1
+
+    # Rerunning the finished loop rereads every figure and starts no model (no server start-up
+    # for work already done: a resumed or reused base eval included).
+    from codeagent.improve import improve
+    from codeagent.improve.engine import Serving
+
+    def no_model(self, spec):
+        raise AssertionError(f"a finished loop asked for {spec}")
+    monkeypatch.setattr(Serving, "use", no_model)
+    again = improve(cfg, tmp_path / "loop")
+    assert again[-1]["eval"]["vs_base"] == d and again[0]["eval"]["sampled_pass@1"] == base["eval"]["sampled_pass@1"]
