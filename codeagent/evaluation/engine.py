@@ -155,7 +155,7 @@ class TestEngine:
                                           **self.executor_options)
             self._remote = RemoteBatches(self.backend, self.limits)
         if self._fan_out.in_process:  # threads here: each job reports as it finishes
-            work = lambda b: self._run_batch(b, done)  # noqa: E731
+            work = lambda b: self.run_batch(b, done)  # noqa: E731
         else:  # other processes: a batch's reports come back with it
             work = self._remote
         by_key = {j.key: j for j in todo}
@@ -184,7 +184,11 @@ class TestEngine:
             for job, report in zip(jobs, pool.map(lambda j: run_repo_job(j, self.backend), jobs)):
                 done(report, job)
 
-    def _run_batch(self, batch: list[TestJob], done) -> None:
+    def run_batch(self, batch: list[TestJob], done) -> None:
+        """Run one batch in this process's sandboxes, calling `done(report, job)` per job: a batch
+        dying for infra reasons is retried once in a fresh sandbox, then its jobs are reported as
+        infra_error; a job that takes the runner down is blamed alone. `RemoteBatches` (a Ray
+        worker) calls it too, so verdicts are the same whichever executor ran the batch."""
         pending = {j.key: j for j in batch}
         suspects: list[TestJob] = []
         infra_tries, last_error = 2, ""

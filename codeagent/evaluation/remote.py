@@ -36,9 +36,7 @@ class RemoteBatches:
         if self._engine is None:
             self.open()
         reports: list[TestReport] = []
-        # The engine's own batch runner: a batch dying for infra reasons is retried once in a
-        # fresh sandbox here, then reported as infra_error, exactly as in the driver.
-        self._engine._run_batch(batch, lambda report, job: reports.append(report))
+        self._engine.run_batch(batch, lambda report, job: reports.append(report))
         return reports
 
     def close(self) -> None:

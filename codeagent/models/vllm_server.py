@@ -185,7 +185,7 @@ class VLLMServer:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + self.config.startup_timeout_s
-        print(f"[codeagent] starting a vLLM server for {self.folder.name} on {self.base_url} "
+        print(f"[codeagent] starting a vLLM server for {self.served_name} on {self.base_url} "
               f"(log: {self.log_file}; takes 1-3 minutes on CPU)", file=sys.stderr)
         while time.monotonic() < deadline:
             if not self.alive():
