@@ -66,6 +66,28 @@ def read_jsonl(path: Path) -> Iterator[dict]:
         yield record
 
 
+def input_records(path: Path, what: str, error: type[UserError] = UserError,
+                  problems: list[str] | None = None) -> Iterator[tuple[str, dict]]:
+    """(`file:line`, record) of a JSONL file a user gave us (instances, predictions), blank lines
+    skipped. A line that is not a JSON object raises `error` naming its file and line, or, given
+    `problems`, is reported there and skipped so the rest is still read."""
+    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if isinstance(record, dict):
+            yield where, record
+            continue
+        message = f"{where}: not a JSON object; each line must be one {what}"
+        if problems is None:
+            raise error(message)
+        problems.append(message)
+
+
 def write_json(path: Path, data: dict) -> None:
     """Write through a temp file and rename, so a reader never sees half a file."""
     path = Path(path)

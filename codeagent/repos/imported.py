@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from codeagent.errors import UserError
+from codeagent.jsonl import input_records
 from codeagent.tasks.base import SPLITS, Task, TaskSetError
 
 from .swebench import ImportReport, import_instances, instance_task
@@ -71,14 +72,7 @@ def load_swebench_tasks(root: Path, meta: dict, name: str) -> list[Task]:
     if not path.is_file():
         raise TaskSetError(f"{path}: missing; import the instances again with `codeagent tasks import-swebench`")
     tasks = []
-    for lineno, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            inst = json.loads(line)
-        except ValueError:
-            raise TaskSetError(f"{where}: not JSON; each line must be one instance") from None
+    for where, inst in input_records(path, "instance", TaskSetError):
         instance_id = inst.get("instance_id", "?")
         if inst.get("repo") not in repos:
             raise TaskSetError(f"{where} ({instance_id}): repo {inst.get('repo')!r} has no clone in the set's "

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from codeagent.errors import UserError
+from codeagent.jsonl import input_records
 
 from .grade import RepoVerdict, grade
 
@@ -32,19 +33,13 @@ def read_predictions(path: Path, tasks) -> dict[str, str]:
     form (`/` -> `__`); the index is the line's `sample_index`, else its count among the task's lines."""
     by_instance = {t.id.replace("/", "__"): t.id for t in tasks} | {t.id: t.id for t in tasks}
     out, counts = {}, Counter()
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            p = json.loads(line)
-        except ValueError:
-            raise UserError(f"{path}:{lineno}: not JSON; each line must be one prediction") from None
+    for where, p in input_records(path, "prediction"):
         key = p.get("instance_id") or p.get("task_id")
         patch = p.get("model_patch", p.get("patch"))
         if key is None or patch is None:
-            raise UserError(f"{path}:{lineno}: a prediction needs instance_id (or task_id) and model_patch (or patch)")
+            raise UserError(f"{where}: a prediction needs instance_id (or task_id) and model_patch (or patch)")
         if key not in by_instance:
-            raise UserError(f"{path}:{lineno}: instance {key!r} is not a task of this set")
+            raise UserError(f"{where}: instance {key!r} is not a task of this set")
         task_id = by_instance[key]
         index = p.get("sample_index", counts[task_id])
         counts[task_id] += 1

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from codeagent.errors import UserError
+from codeagent.jsonl import input_records
 from codeagent.tasks.base import Task
 
 from .grade import patched_paths
@@ -122,15 +123,7 @@ def import_instances(path: Path, repos_dir: Path, set_name: str = "swebench", sp
         raise UserError(f"{path}: no such instances file (JSON lines of SWE-bench instances)")
     if not Path(repos_dir).is_dir():
         raise UserError(f"--repos {repos_dir}: no such folder (it should hold the clones, REPOS/<owner>__<name>)")
-    for lineno, line in enumerate(Path(path).read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            inst = json.loads(line)
-        except ValueError:
-            report.problems.append(f"{where}: not JSON; each line must be one instance")
-            continue
+    for where, inst in input_records(path, "instance", problems=report.problems):
         missing = [k for k in REQUIRED if k not in inst]
         if missing:
             report.problems.append(f"{where}: missing field(s) {', '.join(missing)}")

@@ -54,7 +54,7 @@ def test_missing_clone_or_commit_is_named_and_the_rest_is_kept(tmp_path):
     text = "\n".join(report.problems)
     assert "no clone of someone/elsewhere" in text and "clone it to" in text
     assert "base commit 'ffff" in text and "fetch it" in text
-    assert ":4: not JSON" in text
+    assert ":4: not a JSON object" in text
 
 
 @pytest.mark.docker
