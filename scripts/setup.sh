@@ -12,6 +12,30 @@ VENV=${CODEAGENT_VENV:-.venv}
 PY="$VENV/bin/python"
 log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
+# --- disk space, before anything is written -------------------------------------------------------
+# A full disk mid-install leaves a half-built venv and a pip traceback; say up front what is needed.
+# Rough sizes measured on a fresh machine (peak, pip's unpacking included); only missing parts count.
+CACHE_ROOT=${CODEAGENT_CACHE:-$HOME/.cache/codeagent}
+need_gb=0; need_what=()
+want_part() { need_gb=$((need_gb + $1)); need_what+=("$2 ~$1 GB"); }
+"$VENV/bin/python" -c "import codeagent, torch, transformers, trl" >/dev/null 2>&1 || want_part 4 "$VENV"
+if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && ! [ -f "${CODEAGENT_VLLM_VENV:-.venv-vllm}/.codeagent-stamp" ]; then
+  want_part 6 "${CODEAGENT_VLLM_VENV:-.venv-vllm} (vLLM)"
+fi
+[ -d "$CACHE_ROOT/models/qwen2.5-coder-0.5b" ] || want_part 4 "the qwen2.5-coder-0.5b model in $CACHE_ROOT"
+if [ "${CODEAGENT_NO_DOCKER:-}" != 1 ] && ! docker image inspect "${CODEAGENT_SANDBOX_IMAGE:-codeagent-sandbox-python:1}" >/dev/null 2>&1; then
+  want_part 2 "the sandbox image"
+fi
+want_part 3 "room for runs and test folders"
+free_gb=$(( $(df -Pk . | awk 'NR==2 {print $4}') / 1048576 ))
+if [ "$free_gb" -lt "$need_gb" ] && [ "${CODEAGENT_SKIP_DISK_CHECK:-}" != 1 ]; then
+  log "not enough disk space: $free_gb GB free on the filesystem of $(pwd), about $need_gb GB needed:"
+  printf '  %s\n' "${need_what[@]}" >&2
+  log "free some space (old run folders, /tmp), or skip parts: CODEAGENT_NO_VLLM=1, CODEAGENT_NO_DOCKER=1;"
+  log "CODEAGENT_SKIP_DISK_CHECK=1 tries anyway"
+  exit 1
+fi
+
 # --- system packages --------------------------------------------------------------------------
 # chromium: the report pages' browser tests load them headless (tests/report).
 need_apt=()
