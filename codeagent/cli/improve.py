@@ -31,6 +31,9 @@ def add_arguments(p) -> None:
     p.add_argument("--ood-eval", metavar="SET", help="also evaluate on this out-of-distribution set's test split "
                                                     "(e.g. humaneval), decontaminated like the eval split")
     p.add_argument("--ood-eval-tasks", type=int, help="first N tasks of the --ood-eval set")
+    p.add_argument("--ood-eval-samples", type=int, help="sampled attempts per --ood-eval task (default: as "
+                   "--eval-samples; 0: greedy only). Adding --ood-eval to a loop folder with at most one "
+                   "iteration done is allowed")
     p.add_argument("--continue-from-previous", action="store_true", default=None,
                    help="train model_{i+1} from model_i (default: from the base on all data so far)")
     p.add_argument("--full-finetune", action="store_true", default=None, help="full fine-tune instead of LoRA")
@@ -85,7 +88,7 @@ def run(args) -> int:
         args.preset, task_set=args.task_set, eval_set=args.eval_set, model=args.model, iterations=args.iterations,
         samples=args.samples, verifier=args.verifier, train_tasks=args.train_tasks, eval_tasks=args.eval_tasks, min_tier=args.min_tier,
         eval_samples=args.eval_samples, ood_eval=args.ood_eval,
-        ood_eval_tasks=args.ood_eval_tasks, continue_from_previous=args.continue_from_previous,
+        ood_eval_tasks=args.ood_eval_tasks, ood_eval_samples=args.ood_eval_samples, continue_from_previous=args.continue_from_previous,
         lora=False if args.full_finetune else None, max_steps=args.max_steps, lr=args.lr, backend=args.backend,
         concurrency=args.concurrency, workers=args.workers, seed=args.seed, test_model=args.test_model,
         mutation=args.mutation, on_collapse=args.on_collapse, min_distinct=args.min_distinct,

@@ -35,6 +35,9 @@ class LoopEvalConfig:
     the eval split and decontaminated from training data the same way; None: none."""
     ood_max_tasks: int | None = None
     """Use only the first N tasks of the out-of-distribution set; None: all."""
+    ood_samples: int | None = None
+    """Sampled attempts per out-of-distribution task; None: as `samples`; 0: greedy pass@1 only
+    (all of HumanEval greedily costs about what 40 of its tasks x 8 samples cost)."""
 
 
 def _run_template() -> RunConfig:
@@ -150,6 +153,7 @@ SHARED: dict[str, tuple[str, ...]] = {
     "eval_samples": ("eval.samples",),
     "ood_eval": ("eval.ood_set",),
     "ood_eval_tasks": ("eval.ood_max_tasks",),
+    "ood_eval_samples": ("eval.ood_samples",),
     "concurrency": ("run.concurrency", "verify.concurrency"),
     "backend": ("run.backend", "verify.backend"),
     "workers": ("verify.workers",),

@@ -235,7 +235,7 @@ def _evaluate(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split:
     figures["pass@1"] = g["pass@1"]
     figures["greedy_solved"] = g["n_solved"]
     figures["n_tasks"] = g["n_tasks"]
-    k = cfg.eval.samples
+    k = cfg.eval.ood_samples if ood and cfg.eval.ood_samples is not None else cfg.eval.samples
     if k > 0:
         sampled = StageDir(folder / SAMPLED_RUN)
         s = sampled.done() or sampled.finish(_eval_run(cfg, model(), sampled.path, task_set, split, max_tasks, k,
@@ -293,6 +293,10 @@ def _diversity(cfg: ImproveConfig, run_dir: Path, split: str, task_set: str | No
 # Options that may change between runs of one loop folder: more iterations continue a finished
 # loop (iterations already done are the same either way); where the work fans out changes no result.
 EXTENSIBLE = ("iterations", "run.executor", "run.executor_options", "verify.executor", "verify.executor_options")
+# An out-of-distribution eval may be added to a loop that had none: it only adds evals. Only while
+# at most one iteration is done (or the watch merely warns), because the collapse watch also reads
+# it: on a longer history it could now discard or stop at a model that later iterations built on.
+OOD_FIELDS = ("eval.ood_set", "eval.ood_max_tasks", "eval.ood_samples")
 
 
 def _check_config(cfg: ImproveConfig, out: Path) -> None:
@@ -303,6 +307,15 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         defaults = _flat(ImproveConfig().to_dict())
         differ = {k: (a, b) for k, a, b in config_differences(theirs, mine)
                   if k not in EXTENSIBLE and not (_absent(theirs, k) and b == defaults.get(k))}
+        if not theirs.get("eval", {}).get("ood_set") and any(k in differ for k in OOD_FIELDS):
+            done = _iterations_done(out)
+            if done <= 1 or cfg.watch.action == "warn":
+                differ = {k: v for k, v in differ.items() if k not in OOD_FIELDS}
+            elif not any(k not in OOD_FIELDS for k in differ):
+                raise UserError(f"{path}: an out-of-distribution eval can be added to a loop only while at most "
+                                f"one iteration is done (this one has {done}) or with --on-collapse warn: the "
+                                "collapse watch reads it and could now reject a model later iterations built on; "
+                                "start a new --out for it")
         if differ:
             raise UserError(f"{path}: this folder holds a loop with a different config {differ}; "
                             "use another --out, or the same options to resume (--iterations may grow)")
@@ -312,6 +325,12 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         if theirs == mine:
             return
     path.write_text(json.dumps(mine, indent=2))
+
+
+def _iterations_done(out: Path) -> int:
+    """Iterations with a finished metrics row in this loop folder."""
+    path = out / METRICS_FILE
+    return max(len(json.loads(path.read_text())) - 1, 0) if path.is_file() else 0
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

@@ -24,7 +24,7 @@ from typing import Callable
 from codeagent.jsonl import write_json
 
 from .config import ImproveConfig
-from .layout import METRICS_FILE, StageDir, eval_folder, iteration_folder
+from .layout import METRICS_FILE, OOD_FOLDER, StageDir, eval_folder, iteration_folder
 
 REUSED_FILE = "reused.json"
 
@@ -62,9 +62,19 @@ SHAREABLE = (
     # metrics.json gains its first row only once the whole base eval (out-of-distribution set included) is done
     Shareable("base eval", base_eval_key, lambda out: [eval_folder(out, 0)],
               lambda out: (out / METRICS_FILE).is_file()),
+    # An out-of-distribution eval added to loops that already had their base eval (`loop.py`
+    # allows that): the base model's part of it, copied on its own.
+    Shareable("base out-of-distribution eval", base_eval_key, lambda out: [eval_folder(out, 0) / OOD_FOLDER],
+              lambda out: _base_row(out).get("eval_ood") is not None),
     Shareable("first run", first_run_key, lambda out: _first_run_paths(iteration_folder(out, 0)),
               lambda out: StageDir(iteration_folder(out, 0) / "verify").marker.is_file()),
 )
+
+
+def _base_row(out: Path) -> dict:
+    path = out / METRICS_FILE
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    return rows[0] if rows else {}
 
 
 def _first_run_paths(it: Path) -> list[Path]:

@@ -54,6 +54,7 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch, capsys)
     solved_by_trained = {t.id for t in train + test[:7] + ood[:1]}
     cfg, metrics = loop(monkeypatch, tmp_path, train + test + ood, solved_by_base, solved_by_trained,
                         train_tasks=2, eval_tasks=8, eval_samples=2, ood_eval="humaneval", ood_eval_tasks=2,
+                        ood_eval_samples=0,
                         test_model=f"scripted:{tmp_path / 'trained.json'}", mutation="report")
     base, last = metrics[0], metrics[-1]
     assert base["eval"]["sampled_pass@1"] == pytest.approx(1 / 8, abs=1e-3)
@@ -66,12 +67,13 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch, capsys)
     assert d["verdict"] == "improved"
     assert last["eval_ood"]["vs_base"]["n_tasks"] == 2 and last["eval_ood"]["vs_base"]["gained"] == 1
     assert last["eval_ood"]["vs_base"]["verdict"] == "within noise"  # one task of two: no resolution
+    assert last["eval_ood"]["vs_base"]["measure"] == "pass@1" and "sampled_pass@1" not in last["eval_ood"]  # greedy only
     on_disk = json.loads((tmp_path / "loop" / "metrics.json").read_text())
     assert on_disk[-1]["eval"]["vs_base"] == d and on_disk[0]["eval"]["sampled_pass@1_ci"][0] == 0.0
     report = (tmp_path / "loop" / "report.md").read_text()
     assert "| sampled pass@1 [95% CI] | Δ vs base [95% CI] | verdict |" in report
     assert "**Iteration 1 vs base, eval split: improved: sampled pass@1 +0.750 vs base (95% CI [+" in report
-    assert "out-of-distribution set: within noise: sampled pass@1 +0.500 vs base" in report
+    assert "out-of-distribution set: within noise: pass@1 +0.500 vs base" in report
     assert "Out-of-distribution eval (`humaneval`, 2 tasks)" in report
     assert (tmp_path / "loop" / "learning_curve.png").stat().st_size > 1000
     capsys.readouterr()

@@ -62,3 +62,21 @@ def test_no_copy_from_a_different_config_an_unfinished_donor_or_into_started_wor
     taken = reuse(preset_config("ci"), started, [(preset_config("ci"), donor)])
     assert [t["work"] for t in taken] == ["base eval"]  # its own half-done run resumes
     assert not (started / "iter_0" / "run.done.json").exists()
+
+
+def test_an_out_of_distribution_eval_added_later_is_taken_on_its_own(tmp_path):
+    """Loops whose base eval was done before an OOD eval was added share the base model's OOD eval."""
+    cfg = preset_config("ci", verifier="generated", ood_eval="humaneval", ood_eval_samples=0)
+    donor = _finished_loop(tmp_path / "heldout")
+    mine = _finished_loop(tmp_path / "generated")
+    donor_cfg = preset_config("ci", verifier="heldout", ood_eval="humaneval", ood_eval_samples=0)
+    assert reuse(cfg, mine, [(donor_cfg, donor)]) == []  # the donor has no OOD eval yet
+    (donor / "base" / "ood" / "eval_greedy").mkdir(parents=True)
+    (donor / "base" / "ood" / "eval_greedy.done.json").write_text('{"pass@1": 0.25}')
+    (donor / METRICS_FILE).write_text(json.dumps([{"iteration": 0, "eval": {}, "eval_ood": {"pass@1": 0.25}}]))
+    other = preset_config("ci", verifier="heldout", ood_eval="humaneval", ood_eval_samples=2)
+    assert reuse(cfg, mine, [(other, donor)]) == []  # sampled differently
+    taken = reuse(cfg, mine, [(donor_cfg, donor)])
+    assert [t["work"] for t in taken] == ["base out-of-distribution eval"]
+    assert (mine / "base" / "ood" / "eval_greedy.done.json").read_text() == '{"pass@1": 0.25}'
+    assert (mine / "base" / "eval_greedy" / "trajectories.jsonl").read_text() == '{"attempt_id": "a"}\n'  # its own
