@@ -40,7 +40,7 @@ class Rollout:
                 return
             config = self.config
             self._agent = make_agent(config.agent, **config.agent_kwargs())
-            options = {"base_url": config.base_url} if config.base_url else {}
+            options = {**config.model_options, **({"base_url": config.base_url} if config.base_url else {})}
             model = load_model(config.model, log_dir=self.log_dir, **options)  # a served model's log stays with the run
             widen_batch(model, config.concurrency)  # concurrent attempts share one batch
             try:

@@ -57,6 +57,9 @@ class RunConfig:
     """Agent registry name: `rewrite` or `bash`."""
     agent_options: dict = field(default_factory=dict)
     """Overrides of the agent's config dataclass fields (e.g. {"max_steps": 20} for bash)."""
+    model_options: dict = field(default_factory=dict)
+    """Options of the model's backend, e.g. {"max_model_len": 8192} for a `vllm:` model (its
+    server's context window: a multi-turn agent needs more than the default 2048 tokens)."""
     samples: int = 1
     """Attempts per task."""
     temperature: float = 0.8

@@ -150,6 +150,23 @@ def test_clear_errors_for_bad_split_and_unloadable_model(tmp_path):
     assert out.returncode != 0 and "Traceback" not in out.stderr and "no 'train' split" in out.stderr
 
 
+def test_model_options_reach_the_backend_and_are_recorded(tmp_path):
+    """`--model-opt KEY=VALUE` (JSON values) goes to the model's backend and into config.json; an
+    option the backend lacks is a clear error before any attempt."""
+    script = write_script(tmp_path / "s.json")
+    cmd = [sys.executable, "-m", "codeagent", "run", "--task-set", "humaneval", "--max-tasks", "1", "--samples", "1",
+           "--model", f"scripted:{script}", "--backend", BACKEND, "--no-progress"]
+    ok = subprocess.run(cmd + ["--model-opt", "delay_s=0.01", "--out", str(tmp_path / "a")],
+                        capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads((tmp_path / "a" / "config.json").read_text())["model_options"] == {"delay_s": 0.01}
+    bad = subprocess.run(cmd + ["--model-opt", "max_model_len=8192", "--out", str(tmp_path / "b")],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+    assert "no option max_model_len for this kind of model; its options: delay_s" in bad.stderr
+    assert not (tmp_path / "b" / "trajectories.jsonl").exists() or not lines(tmp_path / "b")
+
+
 def test_only_task_ids_picks_those_tasks_and_rejects_unknown_ones(tmp_path):
     script = write_script(tmp_path / "s.json")
     picked = (TASKS[2].id, TASKS[0].id)

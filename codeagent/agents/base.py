@@ -12,7 +12,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Protocol
 
-from codeagent.models.base import Model, SamplingParams
+from codeagent.models.base import ContextLengthError, Model, SamplingParams
 from codeagent.sandbox.base import Sandbox
 from codeagent.tasks.base import Task
 from codeagent.trajectory import Attempt
@@ -31,7 +31,7 @@ class Submitted(AgentStop):
 
 
 class LimitsExceeded(AgentStop):
-    """Steps, tokens or wall time ran out."""
+    """Steps, tokens, wall time or the model's context window ran out."""
 
     exit_status = "step-limit"
 
@@ -97,6 +97,8 @@ class Dialogue:
         started = time.monotonic()
         try:
             completion = self.model.generate([list(self.attempt.messages)], params)[0][0]
+        except ContextLengthError as e:  # the chat outgrew the model: a limit of this attempt, not a failure
+            raise LimitsExceeded(f"context full after {self.turns - 1} replies: {e}") from e
         except Exception as e:  # any backend failure is data about this attempt, not a crash
             raise ModelFailed(f"{type(e).__name__}: {e}") from e
         finally:

@@ -1,5 +1,6 @@
 """codeagent run: an agent attempts every task of a task set in sandboxes (resumable)."""
 
+import json
 from pathlib import Path
 
 from codeagent.cli.executor_args import add_executor_arguments, executor_choice
@@ -16,6 +17,9 @@ def add_arguments(p) -> None:
     p.add_argument("--agent", default="rewrite", help="rewrite (single shot, small models) or bash (multi-turn)")
     p.add_argument("--agent-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the agent's config, e.g. max_steps=20 (repeatable)")
+    p.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="an option of the model's backend, e.g. max_model_len=8192 for a vllm: model "
+                        "(values are read as JSON where they parse; repeatable)")
     p.add_argument("--samples", type=int, default=1, help="attempts per task")
     p.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (0: greedy)")
     p.add_argument("--top-p", type=float, default=0.95)
@@ -46,9 +50,18 @@ def run(args) -> int:
         if not sep or not key:
             raise UserError(f"--agent-opt {item!r}: expected KEY=VALUE, e.g. max_steps=20")
         agent_options[key.strip().replace("-", "_")] = value
+    model_options = {}
+    for item in args.model_opt:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--model-opt {item!r}: expected KEY=VALUE, e.g. max_model_len=8192")
+        try:
+            model_options[key.strip().replace("-", "_")] = json.loads(value)
+        except ValueError:
+            model_options[key.strip().replace("-", "_")] = value
     executor, options = executor_choice(args)
     config = RunConfig(task_set=args.task_set, split=args.split, model=args.model or DEFAULT_MODEL,
-                       agent=args.agent, agent_options=agent_options, samples=args.samples,
+                       agent=args.agent, agent_options=agent_options, model_options=model_options, samples=args.samples,
                        temperature=args.temperature, top_p=args.top_p, max_tokens=args.max_tokens,
                        max_tasks=args.max_tasks, min_tier=args.min_tier, concurrency=args.concurrency, backend=args.backend,
                        feedback=args.feedback, seed=args.seed, base_url=args.base_url,

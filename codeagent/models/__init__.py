@@ -21,7 +21,7 @@ import importlib
 import inspect
 from pathlib import Path
 
-from .base import Completion, Message, Model, ModelError, SamplingParams
+from .base import Completion, ContextLengthError, Message, Model, ModelError, SamplingParams
 
 DEFAULT_MODEL = "smollm2-135m"
 
@@ -84,10 +84,18 @@ def local_folder(spec: str) -> Path:
                      "(a local transformers folder) or vllm:NAME_OR_PATH")
 
 
-def _call(factory, *args, log_dir, **options):
+def _call(factory, spec: str, *args, log_dir, **options):
     # Only backends that run a process of their own (vllm) keep a log; the others never see it.
-    if log_dir is not None and "log_dir" in inspect.signature(factory).parameters:
+    parameters = inspect.signature(factory).parameters
+    if log_dir is not None and "log_dir" in parameters:
         options["log_dir"] = log_dir
+    if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        unknown = sorted(set(options) - set(parameters))
+        if unknown:
+            known = [n for n, p in parameters.items()
+                     if p.kind is inspect.Parameter.KEYWORD_ONLY and n not in ("spec", "log_dir")]
+            raise ModelError(f"{spec}: no option {', '.join(unknown)} for this kind of model; "
+                             f"its options: {', '.join(known) or 'none'}")
     return factory(*args, **options)
 
 
@@ -97,12 +105,12 @@ def load_model(spec: str, *, log_dir: str | Path | None = None, **options) -> Mo
     log_dir: where a backend that starts a server process keeps that server's log (a run folder).
     """
     if spec in NAMED:
-        return _call(_factory(NAMED[spec]), spec, log_dir=log_dir, **options)
+        return _call(_factory(NAMED[spec]), spec, spec, log_dir=log_dir, **options)
     prefix, sep, arg = spec.partition(":")
     if sep and prefix in PREFIXED:
         if not arg:
             raise ModelError(f"model spec {spec!r} is missing its {PREFIXED[prefix][1]} after '{prefix}:'")
-        model = _call(_factory(PREFIXED[prefix][0]), arg, log_dir=log_dir, **options)
+        model = _call(_factory(PREFIXED[prefix][0]), spec, arg, log_dir=log_dir, **options)
         if getattr(model, "spec", None) != spec:
             try:
                 model.spec = spec
@@ -112,5 +120,5 @@ def load_model(spec: str, *, log_dir: str | Path | None = None, **options) -> Mo
     raise ModelError(f"unknown model spec {spec!r}; accepted forms: {', '.join(accepted_forms())}")
 
 
-__all__ = ["DEFAULT_MODEL", "Completion", "Message", "Model", "ModelError", "SamplingParams",
+__all__ = ["DEFAULT_MODEL", "Completion", "ContextLengthError", "Message", "Model", "ModelError", "SamplingParams",
            "accepted_forms", "embedded_folder", "load_model", "local_folder", "widen_batch"]

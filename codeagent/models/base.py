@@ -14,6 +14,12 @@ class ModelError(UserError):
     """A model that cannot load or a server that keeps failing; the message says what to do."""
 
 
+class ContextLengthError(ModelError):
+    """The conversation (plus the reply's token budget) no longer fits the model's context window.
+    Not a failure of the model or its server: a multi-turn agent ends the attempt there and keeps
+    its work, as it would at a step limit."""
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """How to sample. temperature 0 means greedy."""

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Sequence
 
-from .base import Completion, Message, ModelError, SamplingParams
+from .base import Completion, ContextLengthError, Message, ModelError, SamplingParams
 from .stop import cut_at_stop
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -121,6 +121,9 @@ class OpenAIModel:
             except openai.APIStatusError as e:
                 if e.status_code in (408, 409) or e.status_code >= 500:
                     last = e
+                elif e.status_code == 400 and _context_too_long(e):
+                    raise ContextLengthError(f"{self.model}: the conversation does not fit the model's context: "
+                                             f"{_detail(e)}") from e
                 else:
                     raise ModelError(f"server at {self.base_url} refused the request ({e.status_code}): "
                                      f"{_detail(e)}") from e
@@ -132,6 +135,14 @@ class OpenAIModel:
         status = getattr(last, "status_code", "?")
         raise ModelError(f"server at {self.base_url} kept failing ({status}) after {tries} tries: "
                          f"{_detail(last)}") from last
+
+
+def _context_too_long(e) -> bool:
+    """Does this 400 say the prompt (plus max_tokens) exceeds the context window? OpenAI sends the
+    code `context_length_exceeded`; vLLM's message says "maximum context length"."""
+    code = getattr(e, "code", None)  # the openai client lifts it out of the body's "error" object
+    message = (getattr(e, "message", None) or str(e)).lower()
+    return code == "context_length_exceeded" or "maximum context length" in message
 
 
 def _detail(e) -> str:

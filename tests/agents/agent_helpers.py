@@ -10,8 +10,10 @@ FIXTURES = Path(__file__).parents[1] / "fixtures" / "scripted"
 BACKEND = "local"
 
 
-def run_once(agent, task, script: str, **params) -> Attempt:
+def run_once(agent, task, script: str, wrap=None, **params) -> Attempt:
+    """wrap: a function of the scripted model giving the model the agent talks to."""
     model = load_model(f"scripted:{FIXTURES / script}")
+    model = wrap(model) if wrap else model
     attempt = Attempt(run_id="test", task_id=task.id, task_set=task.task_set, split=task.split,
                       sample_index=0, model=model.spec, agent=agent.name, agent_config=agent.config_dict())
     with open_sandbox(BACKEND, task.repo_files) as box:

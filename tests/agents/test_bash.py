@@ -6,6 +6,7 @@ from codeagent.agents import make_agent
 from codeagent.agents.bash import parse_action
 from codeagent.agents.base import FormatError, Submitted
 from codeagent.errors import UserError
+from codeagent.models import ContextLengthError
 from codeagent.tasks import Task
 
 from agent_helpers import heldout_passes, run_once
@@ -69,6 +70,33 @@ def test_token_limit():
     attempt = run_once(make_agent("bash", max_total_tokens=300), calc_task("STEP-LIMIT"), "bash_agent.json")
     assert attempt.exit_status == "step-limit" and "token limit" in attempt.error
     assert attempt.prompt_tokens + attempt.completion_tokens >= 300
+
+
+class ContextWindow:
+    """The scripted model behind a context window of `max_messages` messages: past it, the
+    ContextLengthError an OpenAI-compatible server's 400 becomes (tests/models: test_openai, test_vllm)."""
+
+    def __init__(self, model, max_messages: int):
+        self.model, self.max_messages, self.spec = model, max_messages, model.spec
+
+    def generate(self, conversations, params):
+        if any(len(c) > self.max_messages for c in conversations):
+            raise ContextLengthError("This model's maximum context length is 2048 tokens")
+        return self.model.generate(conversations, params)
+
+    def close(self):
+        self.model.close()
+
+
+def test_a_full_context_ends_the_attempt_like_a_limit_and_keeps_the_fix():
+    """A small-context model (vLLM serving Qwen at 2048 tokens) fills its window after a few turns:
+    the attempt ends at that limit with its patch, not as an infrastructure failure (which would
+    stop the run after a few in a row)."""
+    attempt = run_once(make_agent("bash"), calc_task(), "bash_agent.json", wrap=lambda m: ContextWindow(m, 6))
+    assert attempt.exit_status == "step-limit"
+    assert attempt.error.startswith("context full after 3 replies") and "maximum context length" in attempt.error
+    assert [s.action for s in attempt.steps][-1] == "sed -i 's/return a - b/return a + b/' calc/ops.py"
+    assert heldout_passes(calc_task(), attempt.patch)
 
 
 def test_model_error_keeps_what_the_attempt_had():

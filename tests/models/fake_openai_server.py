@@ -2,7 +2,8 @@
 
 Replies are deterministic: choice i of a request answers "echo[i]: <last user message>", cut at
 the first stop string the client sent, and `usage` counts whitespace-separated words. Knobs make
-it fail the first K requests (500 or 429), demand an API key (401 otherwise), or ignore `n`.
+it fail the first K requests (500 or 429), demand an API key (401 otherwise), ignore `n`, or
+refuse prompts past a context window (400).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ class Knobs:
     """When set, requests without `Authorization: Bearer <api_key>` get 401."""
     ignore_n: bool = False
     """Answer one choice whatever `n` asks (like some servers do)."""
+    context_words: int | None = None
+    """When set, a request whose prompt words + max_tokens exceed it gets OpenAI's 400
+    `context_length_exceeded`."""
     requests: list[dict] = field(default_factory=list)
     """Every request body received, in order."""
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -61,6 +65,13 @@ class _Handler(BaseHTTPRequestHandler):
         if failing:
             return self._send(knobs.fail_status, {"error": {"message": f"injected failure {knobs.fail_status}",
                                                             "type": "server_error"}})
+        prompt_words = sum(len(m["content"].split()) for m in body["messages"])
+        if knobs.context_words is not None and prompt_words + int(body.get("max_tokens") or 0) > knobs.context_words:
+            return self._send(400, {"error": {
+                "message": f"This model's maximum context length is {knobs.context_words} tokens. However, you "
+                           f"requested {prompt_words + int(body.get('max_tokens') or 0)} tokens. Please reduce "
+                           "the length of the messages.",
+                "type": "invalid_request_error", "param": "messages", "code": "context_length_exceeded"}})
         n = 1 if knobs.ignore_n else int(body.get("n") or 1)
         stops = body.get("stop") or []
         stops = [stops] if isinstance(stops, str) else stops
@@ -77,7 +88,6 @@ class _Handler(BaseHTTPRequestHandler):
             completion_words += len(text.split())
             choices.append({"index": i, "finish_reason": finish,
                             "message": {"role": "assistant", "content": text}})
-        prompt_words = sum(len(m["content"].split()) for m in body["messages"])
         self._send(200, {"id": "chatcmpl-fake", "object": "chat.completion", "created": 0,
                          "model": body.get("model", ""), "choices": choices,
                          "usage": {"prompt_tokens": prompt_words, "completion_tokens": completion_words,

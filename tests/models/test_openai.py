@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from codeagent.models import ModelError, SamplingParams, load_model
+from codeagent.models import ContextLengthError, ModelError, SamplingParams, load_model
 
 from fake_openai_server import fake_openai_server
 
@@ -71,6 +71,19 @@ def test_persistent_failure_gives_up_with_clear_error():
         assert len(knobs.requests) == 3
 
 
+def test_a_prompt_past_the_context_window_is_its_own_error_and_not_retried():
+    with fake_openai_server(context_words=10) as (url, knobs):
+        model = model_for(url, max_retries=3)
+        assert model.generate([USER], SamplingParams(max_tokens=5))[0][0].text == "echo[0]: add two numbers"
+        with pytest.raises(ContextLengthError, match="maximum context length is 10 tokens"):
+            model.generate([USER], SamplingParams(max_tokens=8))
+        assert len(knobs.requests) == 2
+    with fake_openai_server(fail_first=1, fail_status=400) as (url, _):  # other 400s stay plain ModelErrors
+        with pytest.raises(ModelError) as e:
+            model_for(url).generate([USER])
+        assert not isinstance(e.value, ContextLengthError)
+
+
 def test_bad_key_is_not_retried():
     with fake_openai_server(api_key="right") as (url, knobs):
         with pytest.raises(ModelError, match="rejected the API key"):
@@ -115,6 +128,9 @@ def test_env_base_url_and_unknown_spec(monkeypatch):
         load_model("gpt-5")
     with pytest.raises(ModelError, match="missing its MODEL"):
         load_model("openai:")
+    # an option the backend does not have (`codeagent run --model-opt`) is named, with the ones it has
+    with pytest.raises(ModelError, match=r"openai:m: no option max_model_len .*its options: base_url, api_key"):
+        load_model("openai:m", base_url="http://127.0.0.1:9/v1", max_model_len=8192)
 
 
 def test_registry_does_not_import_torch():

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from codeagent.models import ModelError, SamplingParams, load_model
+from codeagent.models import ContextLengthError, ModelError, SamplingParams, load_model
 from codeagent.models.vllm_server import find_python, group_members
 
 pytestmark = [pytest.mark.slow, pytest.mark.model]
@@ -102,6 +102,16 @@ def test_many_seeded_samples_of_long_prompts_keep_the_engine_up(served):
     assert [len(cs) for cs in out] == [2] * 16 and all(c.completion_tokens > 0 for cs in out for c in cs)
     assert model.server.alive()
     assert [[c.text for c in cs] for cs in model.generate(convs[:4], params)] == [[c.text for c in cs] for cs in out[:4]]
+
+
+def test_a_conversation_past_the_context_window_is_a_context_length_error(served):
+    """vLLM's 400 for a prompt longer than --max-model-len becomes ContextLengthError, which a
+    multi-turn agent treats as a limit of its attempt; the server stays up."""
+    model, _ = served
+    long = [{"role": "user", "content": " ".join(f"word{i}" for i in range(3000)) + "\nSummarise."}]
+    with pytest.raises(ContextLengthError, match="maximum context length"):
+        model.generate([long], SamplingParams(max_tokens=8))
+    assert model.server.alive() and model.generate([CODING], SamplingParams(max_tokens=4))[0][0].completion_tokens > 0
 
 
 def test_models_of_one_folder_share_one_server(served):
