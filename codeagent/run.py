@@ -232,6 +232,12 @@ def _config_record(config: RunConfig, agent_config: dict, tasks: list[Task]) -> 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
+def _field_defaults() -> dict:
+    """RunConfig's fields at their defaults, as a record stores them (task_set has none: it is
+    always recorded)."""
+    return json.loads(json.dumps(asdict(RunConfig(task_set="")), default=str))
+
+
 def _reconcile(folder: RunFolder, record: dict, agent_defaults: dict | None = None) -> dict:
     """Write the config of a new run, or check a rerun against it and note the resumption.
 
@@ -251,6 +257,8 @@ def _reconcile(folder: RunFolder, record: dict, agent_defaults: dict | None = No
     record = json.loads(json.dumps(record))  # compare as stored (tuples are lists in JSON)
     if isinstance(old.get("agent_config"), dict) and agent_defaults:
         old = {**old, "agent_config": {**json.loads(json.dumps(agent_defaults)), **old["agent_config"]}}
+    # Likewise a RunConfig field added since (e.g. model_options) counts as its default.
+    old = {**{k: v for k, v in _field_defaults().items() if k in record}, **old}
     differ = config_differences({k: v for k, v in old.items() if k not in SAFE_FIELDS},
                           {k: v for k, v in record.items() if k not in SAFE_FIELDS})
     if differ:

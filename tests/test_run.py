@@ -111,6 +111,7 @@ def test_a_run_recorded_before_an_agent_gained_an_option_resumes_at_its_default(
     cfg_path = out / "config.json"
     recorded = json.loads(cfg_path.read_text())
     del recorded["agent_config"]["max_file_chars"]  # as written by an agent without that option
+    del recorded["model_options"]  # and by a codeagent without that RunConfig field
     cfg_path.write_text(json.dumps(recorded))
     assert run_agent(config(script, max_tasks=1, samples=1), out).n_done == 1  # resumed, not refused
     with pytest.raises(RunError, match="agent_config.max_file_chars: was 3000, now 10"):
