@@ -71,18 +71,27 @@ def input_records(path: Path, what: str, error: type[UserError] = UserError,
     """(`file:line`, record) of a JSONL file a user gave us (instances, predictions), blank lines
     skipped. A line that is not a JSON object raises `error` naming its file and line, or, given
     `problems`, is reported there and skipped so the rest is still read."""
-    for lineno, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    if not Path(path).is_file():
+        raise error(f"{path}: no such file; expected a JSONL file, one {what} per line")
+    # Decoded line by line, so a stray non-UTF-8 byte costs that line, named, not the whole file.
+    for lineno, raw in enumerate(Path(path).read_bytes().splitlines(), 1):
         where = f"{path}:{lineno}"
         try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line, record, why = None, None, f"not UTF-8 text (byte {e.start + 1})"
+        else:
+            if not line.strip():
+                continue
+            why = "not a JSON object"
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
         if isinstance(record, dict):
             yield where, record
             continue
-        message = f"{where}: not a JSON object; each line must be one {what}"
+        message = f"{where}: {why}; each line must be one {what}"
         if problems is None:
             raise error(message)
         problems.append(message)

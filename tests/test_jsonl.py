@@ -29,3 +29,13 @@ def test_without_a_problem_list_the_first_bad_line_raises_the_callers_error(tmp_
         list(input_records(path, "prediction"))
     with pytest.raises(TaskSetError, match=r"in\.jsonl:3: "):
         list(input_records(path, "instance", TaskSetError))
+
+
+def test_a_line_that_is_not_utf8_is_named_and_a_missing_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "latin1.jsonl"
+    path.write_bytes('{"a": 1}\n{"name": "caf\u00e9"}\n'.encode("latin-1") + b'{"a": 3}\n')
+    problems: list[str] = []
+    assert [r for _, r in input_records(path, "instance", problems=problems)] == [{"a": 1}, {"a": 3}]
+    assert problems == [f"{path}:2: not UTF-8 text (byte 14); each line must be one instance"]
+    with pytest.raises(UserError, match=r"missing\.jsonl: no such file; expected a JSONL file, one prediction per line"):
+        list(input_records(tmp_path / "missing.jsonl", "prediction"))
