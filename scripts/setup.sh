@@ -14,11 +14,13 @@ log() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
 
 # --- disk space, before anything is written -------------------------------------------------------
 # A full disk mid-install leaves a half-built venv and a pip traceback; say up front what is needed.
-# Rough sizes measured on a fresh machine (peak, pip's unpacking included); only missing parts count.
+# Sizes seen here once installed (.venv 2.4 GB, .venv-vllm 3.4 GB, the converted Qwen 2.4 GB plus its
+# 0.5 GB GGUF), rounded up for pip's unpacking; only the parts still missing count.
 CACHE_ROOT=${CODEAGENT_CACHE:-$HOME/.cache/codeagent}
 need_gb=0; need_what=()
 want_part() { need_gb=$((need_gb + $1)); need_what+=("$2 ~$1 GB"); }
-"$VENV/bin/python" -c "import codeagent, torch, transformers, trl" >/dev/null 2>&1 || want_part 4 "$VENV"
+# (asked once: the Python packages step below reuses the answer)
+if "$PY" -c "import codeagent, torch, transformers, trl" >/dev/null 2>&1; then venv_ready=1; else venv_ready=0; want_part 4 "$VENV"; fi
 if [ "${CODEAGENT_NO_VLLM:-}" != 1 ] && ! [ -f "${CODEAGENT_VLLM_VENV:-.venv-vllm}/.codeagent-stamp" ]; then
   want_part 6 "${CODEAGENT_VLLM_VENV:-.venv-vllm} (vLLM)"
 fi
@@ -105,7 +107,7 @@ fi
 # torch first and pinned: otherwise a dependency pulls a newer torch with gigabytes of CUDA.
 stamp=.codeagent-setup.stamp
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
-if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! $PY -c "import codeagent, torch, transformers, trl" 2>/dev/null; then
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || [ "$venv_ready" != 1 ]; then
   # pip's own status decides (pipefail); only grep finding nothing to print is forgiven.
   pipi() { $PY -m pip install -q "$@" 2>&1 | { grep -v -e "Running pip as the 'root' user" -e "is ignored: it is neither" || true; }; }
   log "pip install torch==2.13.0, codeagent and its dependencies"

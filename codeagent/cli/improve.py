@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from codeagent.cli.assignments import assignment
 from codeagent.cli.executor_args import add_executor_arguments, executor_choice
 
 HELP = "run the self-improvement loop (expert iteration): run -> verify -> export -> train -> eval, K times"
@@ -68,18 +69,6 @@ def add_arguments(p) -> None:
     add_executor_arguments(p)
 
 
-def _assignment(text: str) -> tuple[str, object]:
-    import json
-    from codeagent.errors import UserError
-    key, sep, value = text.partition("=")
-    if not sep or "." not in key:
-        raise UserError(f"--set {text!r}: expected STAGE.FIELD=VALUE, e.g. train.lr=1e-4")
-    try:
-        return key.strip(), json.loads(value)
-    except ValueError:
-        return key.strip(), value
-
-
 def run(args) -> int:
     from codeagent.improve import improve, preset_config
     from codeagent.improve.report import print_table, verdict_lines
@@ -94,7 +83,8 @@ def run(args) -> int:
         mutation=args.mutation, on_collapse=args.on_collapse, min_distinct=args.min_distinct,
         min_distance_ratio=args.min_distance_ratio, min_cluster_size=args.min_cluster_size,
         min_tests_passed=args.min_tests_passed, executor=executor, executor_options=options or None, engine=args.engine,
-        **dict(_assignment(a) for a in args.set or []))
+        **dict(assignment(a, "--set", "train.lr=1e-4", form="STAGE.FIELD=VALUE", as_json=True, dotted=True)
+               for a in args.set or []))
     if args.seeds:
         return _several_seeds(cfg, args)
     metrics = improve(cfg, args.out)

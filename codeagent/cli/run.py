@@ -1,8 +1,8 @@
 """codeagent run: an agent attempts every task of a task set in sandboxes (resumable)."""
 
-import json
 from pathlib import Path
 
+from codeagent.cli.assignments import option_dict
 from codeagent.cli.executor_args import add_executor_arguments, executor_choice
 
 HELP = "run an agent on a task set's tasks and record trajectories (rerun with the same --out resumes)"
@@ -40,25 +40,11 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    from codeagent.errors import UserError
     from codeagent.models import DEFAULT_MODEL
     from codeagent.run import RunConfig, print_summary, run_agent
 
-    agent_options = {}
-    for item in args.agent_opt:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UserError(f"--agent-opt {item!r}: expected KEY=VALUE, e.g. max_steps=20")
-        agent_options[key.strip().replace("-", "_")] = value
-    model_options = {}
-    for item in args.model_opt:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UserError(f"--model-opt {item!r}: expected KEY=VALUE, e.g. max_model_len=8192")
-        try:
-            model_options[key.strip().replace("-", "_")] = json.loads(value)
-        except ValueError:
-            model_options[key.strip().replace("-", "_")] = value
+    agent_options = option_dict(args.agent_opt, "--agent-opt", "max_steps=20")
+    model_options = option_dict(args.model_opt, "--model-opt", "max_model_len=8192", as_json=True)
     executor, options = executor_choice(args)
     config = RunConfig(task_set=args.task_set, split=args.split, model=args.model or DEFAULT_MODEL,
                        agent=args.agent, agent_options=agent_options, model_options=model_options, samples=args.samples,

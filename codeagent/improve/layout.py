@@ -68,3 +68,10 @@ def seed_folders(out: Path) -> list[Path]:
     found = [p for p in Path(out).glob(f"{SEED_PREFIX}*") if p.name[len(SEED_PREFIX):].isdigit()
              and (p / METRICS_FILE).is_file()]
     return sorted(found, key=lambda p: int(p.name[len(SEED_PREFIX):]))
+
+
+def recorded_metrics(out: Path) -> list[dict]:
+    """The rows of a loop folder's metrics.json: the base model's, then one per finished iteration
+    ([] before the base eval is done)."""
+    path = Path(out) / METRICS_FILE
+    return json.loads(path.read_text()) if path.is_file() else []

@@ -37,7 +37,8 @@ from codeagent.verify import REFERENCE, accepts
 from .config import ImproveConfig
 from .diversity import diversity
 from .engine import Serving
-from .layout import CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder, iteration_folder
+from .layout import (CONFIG_FILE, GREEDY_RUN, METRICS_FILE, OOD_FOLDER, SAMPLED_RUN, StageDir, eval_folder,
+                     iteration_folder, recorded_metrics)
 from .measure import measured
 from .watch import check
 from .paired import solved_counts
@@ -308,7 +309,7 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         differ = {k: (a, b) for k, a, b in config_differences(theirs, mine)
                   if k not in EXTENSIBLE and not (_absent(theirs, k) and b == defaults.get(k))}
         if not theirs.get("eval", {}).get("ood_set") and any(k in differ for k in OOD_FIELDS):
-            done = _iterations_done(out)
+            done = max(len(recorded_metrics(out)) - 1, 0)
             if done <= 1 or cfg.watch.action == "warn":
                 differ = {k: v for k, v in differ.items() if k not in OOD_FIELDS}
             elif not any(k not in OOD_FIELDS for k in differ):
@@ -325,12 +326,6 @@ def _check_config(cfg: ImproveConfig, out: Path) -> None:
         if theirs == mine:
             return
     path.write_text(json.dumps(mine, indent=2))
-
-
-def _iterations_done(out: Path) -> int:
-    """Iterations with a finished metrics row in this loop folder."""
-    path = out / METRICS_FILE
-    return max(len(json.loads(path.read_text())) - 1, 0) if path.is_file() else 0
 
 
 def _flat(d: dict, prefix: str = "") -> dict:

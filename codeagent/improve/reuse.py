@@ -24,7 +24,7 @@ from typing import Callable
 from codeagent.jsonl import write_json
 
 from .config import ImproveConfig
-from .layout import METRICS_FILE, OOD_FOLDER, StageDir, eval_folder, iteration_folder
+from .layout import METRICS_FILE, OOD_FOLDER, StageDir, eval_folder, iteration_folder, recorded_metrics
 
 REUSED_FILE = "reused.json"
 
@@ -65,16 +65,10 @@ SHAREABLE = (
     # An out-of-distribution eval added to loops that already had their base eval (`loop.py`
     # allows that): the base model's part of it, copied on its own.
     Shareable("base out-of-distribution eval", base_eval_key, lambda out: [eval_folder(out, 0) / OOD_FOLDER],
-              lambda out: _base_row(out).get("eval_ood") is not None),
+              lambda out: any(row.get("eval_ood") is not None for row in recorded_metrics(out)[:1])),
     Shareable("first run", first_run_key, lambda out: _first_run_paths(iteration_folder(out, 0)),
               lambda out: StageDir(iteration_folder(out, 0) / "verify").marker.is_file()),
 )
-
-
-def _base_row(out: Path) -> dict:
-    path = out / METRICS_FILE
-    rows = json.loads(path.read_text()) if path.is_file() else []
-    return rows[0] if rows else {}
 
 
 def _first_run_paths(it: Path) -> list[Path]:
