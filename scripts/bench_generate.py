@@ -13,6 +13,9 @@ shared machine's load drift falls on both; the table shows each engine's best ro
 median). Useful tokens/s counts only tokens in the replies. "same text" compares each engine's
 greedy replies with the first engine's for the same model. Goal on 2 CPU cores: vLLM >= 3x the
 `hf` engine for SmolLM2 at 32-48 concurrent sequences.
+vLLM knobs, per engine of the plan: `vllm/compile` (keep torch.compile), `vllm/nopreload` (no
+tcmalloc/Intel OpenMP preload), `vllm/bf16` (bfloat16 weights: less memory traffic per token on a
+CPU with AVX512-BF16, but no longer bit-comparable with the fp32 `hf` engine, so "same text" may drop).
 (Concurrency 1,4,8,16 on `=hf` alone reproduces the old batch-size table.)
 """
 
@@ -48,9 +51,9 @@ def load(model: str, engine: str, args, concurrency: int):
     if engine == "hf":
         options = {"threads": args.threads} if args.threads else {}
         return load_model(model, max_batch=concurrency, **options)
-    knobs = engine.split("/")[1:]  # e.g. vllm/nopreload/compile: knobs for this engine only
+    knobs = engine.split("/")[1:]  # e.g. vllm/nopreload/compile/bf16: knobs for this engine only
     options = {"enforce_eager": not (args.vllm_compile or "compile" in knobs), "max_num_seqs": args.vllm_max_num_seqs,
-               "preload": "nopreload" not in knobs}
+               "preload": "nopreload" not in knobs, **({"dtype": "bfloat16"} if "bf16" in knobs else {})}
     return load_model(f"vllm:{model}", concurrency=max(64, concurrency), **options)
 
 

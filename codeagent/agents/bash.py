@@ -38,6 +38,11 @@ class BashConfig:
     """Malformed replies in a row after which the attempt ends with `format-error`."""
     files_listed: int = 200
     """Most repository paths listed in the first message."""
+    repeat_limit: int = 3
+    """The same command giving the same output this many times in a row ends the attempt as a
+    step limit (0: never). Greedy decoding of a small model loops on its own failed command
+    (measured: 7 of 8 Qwen-0.5B attempts spent their whole budget on one failing `sed`); each
+    repeat is also told so in its observation, which is all a model can act on."""
 
 
 class BashAgent:
@@ -62,6 +67,7 @@ class BashAgent:
                                                       files=file_list(task.repo_files, cfg.files_listed)))
         started = time.monotonic()
         format_errors = 0
+        repeats = RepeatWatch(cfg.repeat_limit)
         try:
             ignore_artefacts(sandbox)
             while True:
@@ -76,7 +82,8 @@ class BashAgent:
                     dialogue.say("user", str(e))
                     continue
                 format_errors = 0
-                dialogue.say("user", self._execute(command, sandbox, attempt))
+                observation = self._execute(command, sandbox, attempt)
+                dialogue.say("user", repeats.observe(command, observation))
         except AgentStop as e:
             attempt.exit_status = e.exit_status
             attempt.error = None if isinstance(e, Submitted) else str(e)
@@ -109,6 +116,24 @@ class BashAgent:
         attempt.steps.append(Step(action=command, observation=observation, exit_code=r.exit_code,
                                   duration=round(r.duration, 3)))
         return observation
+
+
+class RepeatWatch:
+    """Counts one command repeated with the same output, consecutively: the second time on, the
+    observation says so; at `limit` the attempt ends (LimitsExceeded)."""
+
+    def __init__(self, limit: int):
+        self.limit, self.last, self.count = limit, None, 0
+
+    def observe(self, command: str, observation: str) -> str:
+        key = (command, observation)
+        self.count = self.count + 1 if key == self.last else 1
+        self.last = key
+        if self.limit and self.count >= self.limit:
+            raise LimitsExceeded(f"stuck: the same command gave the same output {self.count} times in a row")
+        if self.count == 1:
+            return observation
+        return observation + "\n\n" + prompts.BASH_REPEATED.format(times=self.count)
 
 
 def parse_action(reply: str) -> str:

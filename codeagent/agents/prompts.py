@@ -104,5 +104,9 @@ Start by looking at the relevant files. Reply with one command per message."""
 BASH_OBSERVATION = """exit code: {exit_code}{note}
 {output}"""
 
+BASH_REPEATED = """Note: you have now run this exact command {times} times in a row and got the same \
+output each time. Running it again will not change anything: read the output above and try a \
+different command."""
+
 BASH_FORMAT_ERROR = """Format error: {problem} Reply with exactly one ```bash block holding one \
 command, or a block containing only `submit` when you are done."""

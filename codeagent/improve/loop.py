@@ -99,7 +99,7 @@ def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, 
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
         row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, lambda: serving.use(next_model), eval_dir, eval_split), row, "eval")
-        row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"])
+        row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"], groups=eval_groups(cfg, eval_split))
         _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
         if cfg.eval.ood_set:
             ood_dir = eval_dir / OOD_FOLDER
@@ -196,6 +196,13 @@ def eval_sets(cfg: ImproveConfig, eval_split: str) -> list[str]:
     return [f"{cfg.eval_task_set}:{eval_split}"] + ([f"{cfg.eval.ood_set}:test"] if cfg.eval.ood_set else [])
 
 
+def eval_groups(cfg: ImproveConfig, eval_split: str) -> dict[str, str]:
+    """Task id -> what it holds out, for eval sets whose tasks say (`metadata["heldout"]`: a
+    repository set's test split holds out whole functions and one whole library, reported apart)."""
+    return {t.id: str(t.metadata["heldout"]) for t in load_tasks(cfg.eval_task_set, eval_split)
+            if t.metadata.get("heldout")}
+
+
 def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict) -> dict:
     if exported["n_examples"] == 0:
         console.print("[yellow]no accepted examples: the model is carried over untrained")
@@ -210,7 +217,7 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
 
 def _evaluate_all(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split: str) -> dict:
     """The base model's row: its eval (and out-of-distribution eval), measured."""
-    figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder)}
+    figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder, groups=eval_groups(cfg, split))}
     _eval_diversity(cfg, figures["eval"], folder, split)
     if cfg.eval.ood_set:
         figures["eval_ood"] = measured(_evaluate(cfg, model, folder / OOD_FOLDER, "test", ood=True),

@@ -43,9 +43,11 @@ def rates(figures: dict, name: str) -> dict[str, float]:
     return pass_rates({t: tuple(nc) for t, nc in figures.get("per_task", {}).get(name, {}).items()})
 
 
-def measured(figures: dict, folder: Path, base: dict | None = None) -> dict:
+def measured(figures: dict, folder: Path, base: dict | None = None, groups: dict[str, str] | None = None) -> dict:
     """`figures` of the eval in `folder` with per-task counts, the interval of each pass@1 and,
-    given the base model's (measured) figures, the paired differences to it."""
+    given the base model's (measured) figures, the paired differences to it. `groups` (task id ->
+    group name, e.g. what a repository task holds out: "function" or "library") adds the same
+    figures per group under "by_group" when the eval's tasks fall in two groups or more."""
     figures["per_task"] = per_task(folder)
     figures["measure"] = MEASURES[primary(figures)]
     for name, key in MEASURES.items():
@@ -58,4 +60,28 @@ def measured(figures: dict, folder: Path, base: dict | None = None) -> dict:
             mine, theirs = rates(figures, name), rates(base, name)
             if mine and set(mine) & set(theirs):
                 figures[field] = {"measure": MEASURES[name], **paired_difference(theirs, mine).to_dict()}
+    if groups:
+        by_group = grouped(figures, base, groups)
+        if len(by_group) > 1:
+            figures["by_group"] = by_group
     return figures
+
+
+def grouped(figures: dict, base: dict | None, groups: dict[str, str]) -> dict[str, dict]:
+    """The primary measure per group: its mean and interval and, with `base`, the paired
+    difference to the base model on that group's tasks."""
+    name = primary(figures)
+    key = MEASURES[name]
+    mine = rates(figures, name)
+    theirs = rates(base, name) if base is not None else {}
+    out: dict[str, dict] = {}
+    for group in sorted({groups[t] for t in mine if t in groups}):
+        values = {t: r for t, r in mine.items() if groups.get(t) == group}
+        ci = bootstrap_mean(list(values.values()))
+        row = {"n_tasks": len(values), "measure": key, key: rounded(sum(values.values()) / len(values)),
+               f"{key}_ci": [rounded(ci.low), rounded(ci.high)]}
+        if set(values) & set(theirs):
+            row["vs_base"] = {"measure": key, **paired_difference(
+                {t: r for t, r in theirs.items() if t in values}, values).to_dict()}
+        out[group] = row
+    return out

@@ -171,6 +171,28 @@ def verdict_lines(metrics: list[dict]) -> list[str]:
     return out
 
 
+GROUP_NAMES = {"function": "held-out functions", "library": "held-out library"}
+"""What a repository task's `heldout` metadata means, as the report says it."""
+
+
+def group_lines(metrics: list[dict]) -> list[str]:
+    """The eval split per group (`measure.grouped`), one row per iteration and group."""
+    groups = sorted({g for m in metrics for g in m.get("eval", {}).get("by_group", {})})
+    if not groups:
+        return []
+    first = next(m["eval"]["by_group"] for m in metrics if m.get("eval", {}).get("by_group"))
+    head = ["iter", "group", "tasks"] + measured_columns("", next(iter(first.values())))[0]
+    lines = ["", "Eval split by what its tasks hold out:", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for m in metrics:
+        for g in groups:
+            e = m.get("eval", {}).get("by_group", {}).get(g)
+            if e is not None:
+                lines.append("| " + " | ".join([str(m["iteration"]), GROUP_NAMES.get(g, g), str(e["n_tasks"])]
+                                               + measured_columns("", e)[1]) + " |")
+    return lines
+
+
 def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
     plot(cfg, metrics, out / PLOT_FILE)
     changes = _changes(out, metrics)
@@ -193,6 +215,7 @@ def write_report(cfg: ImproveConfig, out: Path, metrics: list[dict]) -> None:
             lines[-1] += (f" Against the base model, greedy eval gained {paired['gained']} task(s) and lost "
                           f"{paired['lost']}; exact sign test p = {paired['p']:.2f} ({noise}).")
     lines += report_lines(metrics)
+    lines += group_lines(metrics)
     if metrics[0].get("eval_ood"):
         ood = metrics[0]["eval_ood"]
         head = ["iter"] + measured_columns("", ood)[0]

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml
 
-from codeagent.tasks.base import SPLITS, Task, TaskSetError
+from codeagent.tasks.base import SPLITS, Task, TaskSetError, round_robin
 
 from .mutate import Candidate
 from .sources import load_source, pristine
@@ -131,4 +131,6 @@ def load_repo_tasks(root: Path, meta: dict, name: str) -> list[Task]:
                           "bug_patch": unified_diff(r["file"], pr.code[r["file"]], repo[r["file"]]),
                           "reference_patch": unified_diff(r["file"], repo[r["file"]], pr.code[r["file"]])},
             ))
-    return tasks
+    # Libraries interleaved per split: a `--max-tasks` slice of the test split then holds both
+    # held-out functions and the held-out library, not the first library's tasks alone.
+    return [t for s in SPLITS for t in round_robin([t for t in tasks if t.split == s], "source")]

@@ -73,5 +73,20 @@ class TaskSet(Protocol):
         ...
 
 
+def round_robin(tasks: list[Task], key: str, within=None) -> list[Task]:
+    """Tasks interleaved by `metadata[key]` (groups in order of first appearance, each in its given
+    order or stably sorted by `within`), so that any prefix (`--max-tasks M`) is a slice balanced
+    over the groups rather than M tasks of the first one."""
+    groups: dict[str, list[Task]] = {}
+    for t in tasks:
+        groups.setdefault(str(t.metadata[key]), []).append(t)
+    if within is not None:
+        groups = {k: sorted(g, key=within) for k, g in groups.items()}
+    out: list[Task] = []
+    for i in range(max((len(g) for g in groups.values()), default=0)):
+        out.extend(g[i] for g in groups.values() if i < len(g))
+    return out
+
+
 def tasks_by_id(tasks: Iterable[Task]) -> dict[str, Task]:
     return {t.id: t for t in tasks}

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from .base import SPLITS, Task, TaskSetError
+from .base import SPLITS, Task, TaskSetError, round_robin
 
 SOLUTION_FILE = "solution.py"
 HELDOUT_FILE = "test_heldout.py"
@@ -130,17 +130,4 @@ def _load_functions(root: Path, set_name: str, split: dict[str, str]) -> list[Ta
                 metadata={"source": f"{fam_path.relative_to(root)}", "family": family,
                           "tier": int(raw["tier"]), "tags": list(raw.get("tags", []))},
             ))
-    return _round_robin(tasks)
-
-
-def _round_robin(tasks: list[Task]) -> list[Task]:
-    """Interleave families (each by tier, then file order), so that any prefix (`--max-tasks M`) is a
-    slice balanced over families rather than M tasks of the first family."""
-    by_family: dict[str, list[Task]] = {}
-    for t in tasks:
-        by_family.setdefault(t.metadata["family"], []).append(t)
-    queues = [sorted(q, key=lambda t: t.metadata["tier"]) for q in by_family.values()]  # stable
-    out: list[Task] = []
-    for i in range(max((len(q) for q in queues), default=0)):
-        out.extend(q[i] for q in queues if i < len(q))
-    return out
+    return round_robin(tasks, "family", within=lambda t: t.metadata["tier"])  # each family by tier, then file order

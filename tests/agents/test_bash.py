@@ -60,14 +60,27 @@ def test_malformed_replies_get_corrections_until_too_many_in_a_row():
 
 
 def test_step_limit():
-    attempt = run_once(make_agent("bash", max_steps=4), calc_task("STEP-LIMIT"), "bash_agent.json")
+    attempt = run_once(make_agent("bash", max_steps=4, repeat_limit=0), calc_task("STEP-LIMIT"), "bash_agent.json")
     assert attempt.exit_status == "step-limit"
     assert "step limit reached (4 steps)" in attempt.error
     assert len(attempt.steps) == 4 and all(s.observation.endswith("hi") for s in attempt.steps)
 
 
+def test_a_repeated_command_is_pointed_out_then_ends_the_attempt():
+    # echo hi twice (the second told so), another command resets the count, then three in a row.
+    attempt = run_once(make_agent("bash"), calc_task("REPEATS"), "bash_agent.json")
+    assert attempt.exit_status == "step-limit"
+    assert attempt.error == "stuck: the same command gave the same output 3 times in a row"
+    assert [s.action for s in attempt.steps] == ["echo hi", "echo hi", "ls calc", "echo hi", "echo hi", "echo hi"]
+    observations = [m["content"] for m in attempt.messages[3::2]]
+    assert len(observations) == 5  # the sixth command ends the attempt instead of being answered
+    told = ["this exact command 2 times in a row" in o for o in observations]
+    assert told == [False, True, False, False, True]
+
+
 def test_token_limit():
-    attempt = run_once(make_agent("bash", max_total_tokens=300), calc_task("STEP-LIMIT"), "bash_agent.json")
+    attempt = run_once(make_agent("bash", max_total_tokens=300, repeat_limit=0), calc_task("STEP-LIMIT"),
+                       "bash_agent.json")
     assert attempt.exit_status == "step-limit" and "token limit" in attempt.error
     assert attempt.prompt_tokens + attempt.completion_tokens >= 300
 

@@ -9,7 +9,7 @@ import pytest
 
 from codeagent.improve.layout import eval_folder
 from codeagent.improve.measure import measured
-from codeagent.improve.report import print_table
+from codeagent.improve.report import group_lines, print_table
 from codeagent.runfolder import RunFolder
 from codeagent.tasks import load_tasks
 
@@ -43,6 +43,30 @@ def test_measured_figures_on_constructed_evals(tmp_path):
     assert d["verdict"] == "improved" and 0 < d["low"] <= d["diff"] <= d["high"]
     assert (d["gained"], d["lost"]) == (9, 0) and d["sign_test_p"] == pytest.approx(2 / 2 ** 9, abs=1e-4)
     assert n["vs_base_greedy"]["measure"] == "pass@1" and n["vs_base_greedy"]["gained"] == 9
+
+
+def test_a_repository_eval_is_measured_per_held_out_group(tmp_path):
+    # 12 held-out functions that do not move, 10 tasks of the held-out library that all do.
+    groups = {**{f"f{i}": "function" for i in range(12)}, **{f"l{i}": "library" for i in range(10)}}
+    base, new = eval_folder(tmp_path, 0), eval_folder(tmp_path, 1)
+    _sampled(base, {t: [(i % 2 == 0, False)] + [(False, False)] * 3 for i, t in enumerate(groups)})
+    _sampled(new, {t: [(i % 2 == 0, False)] + [(t.startswith("l"), False)] * 3 for i, t in enumerate(groups)})
+    b = measured({"pass@1": 0.5, "sampled_pass@1": 0.125}, base, groups=groups)
+    n = measured({"pass@1": 0.5, "sampled_pass@1": 0.47}, new, base=b, groups=groups)
+    lib, fun = n["by_group"]["library"], n["by_group"]["function"]
+    assert (lib["n_tasks"], fun["n_tasks"]) == (10, 12) and lib["measure"] == "sampled_pass@1"
+    assert fun["sampled_pass@1"] == pytest.approx(0.125) and fun["vs_base"]["diff"] == 0.0
+    assert fun["vs_base"]["verdict"] == "within noise" and (fun["vs_base"]["gained"], fun["vs_base"]["lost"]) == (0, 0)
+    assert lib["vs_base"]["diff"] == pytest.approx(0.75) and lib["vs_base"]["verdict"] == "improved"
+    assert lib["sampled_pass@1_ci"][0] > fun["sampled_pass@1_ci"][1]
+    assert "vs_base" not in b["by_group"]["library"] and b["by_group"]["library"]["n_tasks"] == 10
+    lines = group_lines([{"iteration": 0, "eval": b}, {"iteration": 1, "eval": n}])
+    assert lines[-1].startswith("| 1 | held-out library | 10 | 0.875 [") and lines[-1].endswith("| improved |")
+    assert lines[-2].startswith("| 1 | held-out functions | 12 |") and lines[-2].endswith("| within noise |")
+    assert lines[-3].startswith("| 0 | held-out library | 10 |") and lines[-3].endswith("| - | - |")
+    # One group only (pyfuncs: no task says what it holds out) adds nothing.
+    assert "by_group" not in measured({"pass@1": 0.5}, new, base=b, groups={t: "function" for t in groups})
+    assert "by_group" not in measured({"pass@1": 0.5}, new, base=b, groups={})
 
 
 @pytest.mark.slow
@@ -95,3 +119,14 @@ def test_a_loop_reports_intervals_and_the_verdict(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(Serving, "use", no_model)
     again = improve(cfg, tmp_path / "loop")
     assert again[-1]["eval"]["vs_base"] == d and again[0]["eval"]["sampled_pass@1"] == base["eval"]["sampled_pass@1"]
+
+
+def test_the_repository_set_splits_its_eval_into_held_out_functions_and_library():
+    from codeagent.improve.config import ImproveConfig
+    from codeagent.improve.loop import eval_groups
+    groups = eval_groups(ImproveConfig(task_set="pyrepos"), "test")
+    tasks = load_tasks("pyrepos", "test")
+    assert set(groups) == {t.id for t in tasks}
+    assert {t.id for t in tasks if t.metadata["source"] == "inflection"} == {t for t, g in groups.items() if g == "library"}
+    assert sorted(set(groups.values())) == ["function", "library"]
+    assert eval_groups(ImproveConfig(task_set="pyfuncs"), "test") == {}
