@@ -24,6 +24,8 @@ def add_arguments(p) -> None:
     syn.add_argument("--model", help="self-play: the model (any spec `codeagent run --model` takes) that writes a "
                      "subtle bug into each function it is shown")
     syn.add_argument("--temperature", type=float, default=0.7, help="self-play sampling temperature (seeded by --seed)")
+    syn.add_argument("--self-play-batch", type=int, default=16, metavar="N",
+                     help="self-play: functions asked per model call (the replies of one call are decoded together)")
     syn.add_argument("--max", type=int, help="stop a source once this many tasks were kept")
     syn.add_argument("--max-candidates", type=int, help="candidates validated per source (after shuffling); "
                      "self-play also asks the model about no more functions than this")
@@ -96,7 +98,8 @@ def _synthesize(args, console) -> int:
     strategies = [s.strip() for s in args.strategies.split(",")] if args.strategies else None
     stats = synthesize(args.source, Path(args.out), strategies, seed=args.seed, max_candidates=args.max_candidates,
                        max_tasks=args.max, heldout_library=args.heldout_library, backend=args.backend,
-                       workers=args.workers, model=args.model, self_play=SelfPlayConfig(temperature=args.temperature))
+                       workers=args.workers, model=args.model, self_play=SelfPlayConfig(temperature=args.temperature,
+                                                                          batch=args.self_play_batch))
     from rich.table import Table
     table = Table("source", "pristine tests", "self-play replies", "candidates", "kept", "why dropped", "seconds")
     for s in stats:

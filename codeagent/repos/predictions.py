@@ -86,10 +86,11 @@ def evaluate_predictions(tasks, predictions: dict[str, str], out: Path, backend:
 def summarize(results: list[dict], by_id) -> dict:
     def rate(rs):
         return {"resolved": sum(r["resolved"] for r in rs), "instances": len(rs)}
-    groups: dict[str, dict[str, list]] = {"level": {}, "strategy": {}, "origin": {}}
+    groups: dict[str, dict[str, list]] = {"level": {}, "strategy": {}, "origin": {}, "heldout": {}}
     for r in results:
         meta = by_id[r["task_id"]].metadata
-        meta = {**meta, "origin": "self-play" if meta.get("strategy") == SELF_PLAY else "procedural"}
+        meta = {**meta, "origin": "self-play" if meta.get("strategy") == SELF_PLAY else "procedural",
+                "heldout": meta.get("heldout") or "none"}
         for key in groups:
             groups[key].setdefault(str(meta.get(key, "?")), []).append(r)
     return {
@@ -105,6 +106,8 @@ def summarize(results: list[dict], by_id) -> dict:
         "by_level": {k: rate(v) for k, v in sorted(groups["level"].items())},
         "by_strategy": {k: rate(v) for k, v in sorted(groups["strategy"].items())},
         "by_origin": {k: rate(v) for k, v in sorted(groups["origin"].items())},
+        # what a test-split task holds out: "function" or "library" ("none": a train task)
+        "by_heldout": {k: rate(v) for k, v in sorted(groups["heldout"].items())},
         "tasks": len({r["task_id"] for r in results}),
         "tasks_resolved": len({r["task_id"] for r in results if r["resolved"]}),
     }
@@ -118,5 +121,5 @@ def print_summary(s: dict) -> None:
         print(f"hack flags: {s['hack_flags']}")
     if s["tasks"] != s["instances"]:
         print(f"tasks with a resolving attempt: {s['tasks_resolved']}/{s['tasks']}")
-    for key in ("by_level", "by_strategy", "by_origin"):
+    for key in ("by_level", "by_strategy", "by_origin", "by_heldout"):
         print(f"{key}: " + ", ".join(f"{k} {v['resolved']}/{v['instances']}" for k, v in s[key].items()))

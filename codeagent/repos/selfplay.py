@@ -28,6 +28,7 @@ from pathlib import Path
 from codeagent.agents.codeblocks import defines, python_code, splice_function
 from codeagent.models import Model, SamplingParams
 from codeagent.codenorm import UNPARSABLE, parses
+from codeagent.errors import UserError
 
 from .mutate import Candidate, Target, targets
 
@@ -35,8 +36,6 @@ SELF_PLAY = "self_play"
 MAX_FUNCTION_CHARS = 3000
 """Longer functions are not shown: the prompt and the whole rewritten function must fit a small
 model's context, and a long reply is where small models lose the thread."""
-BATCH = 4
-"""Functions asked per model call (the journal is written after each)."""
 
 SYSTEM = ("You write realistic bugs for a debugging benchmark. You change code so that it stays valid "
           "Python and looks plausible, but behaves wrongly for some inputs.")
@@ -62,6 +61,10 @@ class SelfPlayConfig:
     """Cap on one reply; each function also gets at most about twice its own length in tokens."""
     max_functions: int | None = None
     """Functions asked per source (None: every substantive function up to MAX_FUNCTION_CHARS)."""
+    batch: int = 16
+    """Functions asked per model call; the journal is written after each call. A call waits for
+    its slowest reply, so a small batch leaves a server decoding one or two sequences at a time
+    (measured: 7-13 tok/s with 4, BENCHMARKS.md); replies are seeded per request either way."""
 
 
 @dataclass
@@ -234,11 +237,13 @@ def pick_targets(files: dict[str, str], seed: int, limit: int | None) -> list[Ta
 def self_play_candidates(source: str, files: dict[str, str], model: Model, seed: int, journal: ReplyJournal,
                          config: SelfPlayConfig = SelfPlayConfig(), on_batch=None) -> SelfPlayResult:
     """Ask `model` for one bug in each picked function; the candidates its replies make."""
+    if config.batch < 1:
+        raise UserError(f"self-play batch must be at least 1, got {config.batch}")
     picked = pick_targets(files, seed, config.max_functions)
     spec = getattr(model, "spec", "model")
     todo = [t for t in picked if (_key(t), spec, seed) not in journal.replies]
-    for i in range(0, len(todo), BATCH):
-        batch = todo[i:i + BATCH]
+    for i in range(0, len(todo), config.batch):
+        batch = todo[i:i + config.batch]
         tokens = min(config.max_tokens, max(len(t.before) for t in batch) // 2 + 128)
         params = SamplingParams(n=1, temperature=config.temperature, max_tokens=tokens, seed=seed)
         outs = model.generate([prompt(source, t) for t in batch], params)

@@ -30,7 +30,7 @@ from .grade import REPO_LIMITS, run_pytest
 from .mutate import STRATEGIES, Candidate, candidates
 from .selfplay import SELF_PLAY, ReplyJournal, SelfPlayConfig, pick_targets, self_play_candidates
 from .sources import Pristine, RepoSource, SourceError, load_source, pristine
-from .statements import failing_test_names, level_for, statement
+from .statements import failing_test_names, level_for, stable_message, statement
 
 PRISTINE_RUNS = 2
 MIN_TIMEOUT_S = 20.0
@@ -259,12 +259,13 @@ def synthesize_source(source: RepoSource, out: Path, strategies: list[str], seed
         if o.kept and (not max_tasks or len(records) < max_tasks):
             stats.kept[c.strategy] = stats.kept.get(c.strategy, 0) + 1
             level = level_for(c.id)
+            messages = [stable_message(m) for m in o.messages]
             records.append({
                 "id": c.id, "source": source.name, "file": c.file, "function": c.function,
                 "strategy": c.strategy, "lineno": c.lineno, "before": c.before, "after": c.after,
-                "fail_to_pass": o.fail_to_pass, "pass_to_pass": o.pass_to_pass, "messages": o.messages[:5],
+                "fail_to_pass": o.fail_to_pass, "pass_to_pass": o.pass_to_pass, "messages": messages[:5],
                 "level": level,
-                "problem_statement": statement(level, source.name, c.file, c.function, o.messages, pr.tests,
+                "problem_statement": statement(level, source.name, c.file, c.function, messages, pr.tests,
                                                hide=failing_test_names(o.fail_to_pass)),
                 **({"model": model.spec} if c.strategy == SELF_PLAY else {}),
             })

@@ -98,6 +98,7 @@ def test_run_eval_verify_export_on_repository_tasks(tasks, tmp_path):
     assert (summary["resolved"], summary["instances"], summary["patch_applied"]) == (2, 2, 2)
     levels = {str(t.metadata["level"]) for t in tasks}
     assert set(summary["by_level"]) == levels and summary["by_origin"] == {"procedural": {"resolved": 2, "instances": 2}}
+    assert summary["by_heldout"] == {"function": {"resolved": 1, "instances": 1}, "library": {"resolved": 1, "instances": 1}}
     assert summary["fail_to_pass"]["passed"] == summary["fail_to_pass"]["total"] > 0
 
     # verify: the held-out verifier grades by FAIL_TO_PASS / PASS_TO_PASS; the run's own model writes

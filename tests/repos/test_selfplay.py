@@ -10,7 +10,8 @@ import pytest
 
 from codeagent.errors import UserError
 from codeagent.models import load_model
-from codeagent.repos.selfplay import SELF_PLAY, ReplyJournal, bug_from_reply, pick_targets, self_play_candidates
+from codeagent.repos.selfplay import (SELF_PLAY, ReplyJournal, SelfPlayConfig, bug_from_reply, pick_targets,
+                                      self_play_candidates)
 from codeagent.repos.sources import load_source, pristine
 from codeagent.repos.synthesize import Journal, check_strategies, synthesize
 from codeagent.tasks import load_tasks
@@ -111,6 +112,21 @@ def test_candidates_are_deterministic_and_the_replies_journal_resumes(tmp_path):
     asked = model.calls
     resumed = self_play_candidates("tinylib", CODE, model, 0, ReplyJournal(tmp_path / "a.jsonl"))
     assert model.calls == asked and [c.id for c in resumed.candidates] == [c.id for c in first.candidates]
+    batches = []
+
+    class Counted:  # the scripted model, recording how many functions each call asks about
+        spec = model.spec
+
+        def generate(self, conversations, params):
+            batches.append(len(conversations))
+            return model.generate(conversations, params)
+
+    self_play_candidates("tinylib", CODE, Counted(), 0, ReplyJournal(tmp_path / "c.jsonl"))
+    one_each = self_play_candidates("tinylib", CODE, Counted(), 0, ReplyJournal(tmp_path / "d.jsonl"),
+                                    SelfPlayConfig(batch=1))
+    assert batches == [2, 1, 1] and [c.id for c in one_each.candidates] == [c.id for c in first.candidates]
+    with pytest.raises(UserError, match="batch must be at least 1"):
+        self_play_candidates("tinylib", CODE, model, 0, ReplyJournal(tmp_path / "e.jsonl"), SelfPlayConfig(batch=0))
 
 
 def test_self_play_needs_a_model_and_a_model_needs_self_play():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from codeagent.repos.statements import LEVELS, leaks_test_source, level_for, statement
+from codeagent.repos.statements import LEVELS, leaks_test_source, level_for, stable_message, statement
 
 TESTS = {"tests/test_core.py": "def test_clamp_above():\n    assert clamp(30, 0, 10) == 10\n"}
 
@@ -45,3 +45,10 @@ def test_level_three_drops_messages_that_name_a_failing_test():
     named = "TypeError: <class 'tests.test_core.test_clamp_above.<locals>.W'> is not callable"
     text = statement(3, "tinylib", "tinylib/core.py", "clamp", [named, "KeyError: 3"], TESTS, hide=hide)
     assert "test_clamp_above" not in text and "KeyError: 3" in text
+
+
+def test_object_addresses_are_masked_so_a_rebuild_states_the_same_bug():
+    one = "AssertionError: assert None == 'child_toys'  where None = <function tableize at 0x7f3aba4b00e0>('ChildToy')"
+    two = one.replace("0x7f3aba4b00e0", "0x7f8651ca4cc0")
+    assert stable_message(one) == stable_message(two) == one.replace("0x7f3aba4b00e0", "0x…")
+    assert stable_message("assert 0x10 == 16 and x == 0xff") == "assert 0x10 == 16 and x == 0xff"  # literals stay
