@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import re
+import threading
 import tokenize
 
 UNPARSABLE = (SyntaxError, ValueError, RecursionError, SystemError, MemoryError)
@@ -14,10 +15,24 @@ constructor recursion depth mismatch"). Model output and candidate code are pars
 every such parse catches all of them: one reply must not crash a whole run or verification."""
 
 
+_PARSE_LOCK = threading.RLock()
+
+
+def parse(source: str, *args, **kwargs) -> ast.AST:
+    """`ast.parse` under one process-wide lock; every host-side parse goes through here. CPython
+    3.11 keeps the AST constructor's recursion depth in interpreter-wide state, so two threads
+    converting trees at once (a garbage collection in the middle of one lets the other run) can
+    make a good file raise SystemError "AST constructor recursion depth mismatch"
+    (python/cpython#106905). Seen here: 2 of 77 repository tasks crashed their attempts in one run
+    with 8 concurrent attempts. Re-entrant, for a parse reached from a collector callback."""
+    with _PARSE_LOCK:
+        return ast.parse(source, *args, **kwargs)
+
+
 def parses(code: str) -> bool:
     """Whether `code` is a Python module `ast.parse` takes."""
     try:
-        ast.parse(code)
+        parse(code)
         return True
     except UNPARSABLE:
         return False
@@ -28,7 +43,7 @@ def normalized_code(code: str) -> str:
     and layout (`tok`), else its text without comments and whitespace (`txt`): two solutions
     differing only in layout or comments are one. The kind keeps the three forms from colliding."""
     try:
-        return "ast:" + ast.dump(ast.parse(code))
+        return "ast:" + ast.dump(parse(code))
     except UNPARSABLE:
         pass
     try:

@@ -11,7 +11,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from codeagent.codenorm import UNPARSABLE, parses
+from codeagent.codenorm import UNPARSABLE, parse, parses
 
 # An opening fence at the start of a line: ``` or ~~~ plus an optional info string.
 _FENCE = re.compile(r"^[ \t]*(```+|~~~+)[ \t]*([\w+#.-]*)[^\n]*$", re.MULTILINE)
@@ -81,7 +81,7 @@ def python_code(reply: str, stub: str = "") -> str | None:
 
 def _is_code(text: str, stub: str) -> bool:
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except UNPARSABLE:
         return bool(stub) and text[:1] in (" ", "\t") and parses(stub.rstrip("\n") + "\n" + text)
     return not all(isinstance(n, ast.Expr) for n in tree.body)
@@ -91,7 +91,7 @@ def _is_code(text: str, stub: str) -> bool:
 def defines(code: str, name: str) -> bool:
     """True when `code` parses and defines function/class `name` at top level."""
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except UNPARSABLE:
         return False
     return any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
@@ -115,7 +115,7 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
             return stub.rstrip("\n") + "\n" + code.rstrip("\n") + "\n"
         return code
     try:
-        stub_tree = ast.parse(stub)
+        stub_tree = parse(stub)
     except UNPARSABLE:
         return code
     reply_lines = code.splitlines()
@@ -124,7 +124,7 @@ def splice_function(stub: str, code: str, entry_point: str) -> str:
     stub_sources = {ast.get_source_segment(stub, n) for n in stub_tree.body}
     replaced: dict[str, str] = {}
     inserted: list[str] = []
-    for node in ast.parse(code).body:
+    for node in parse(code).body:
         text = "\n".join(reply_lines[_first_line(node) - 1:node.end_lineno])
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             if node.name in stub_defs:
@@ -219,7 +219,7 @@ def _defs_in(body: list, scopes: list[str]) -> list[ast.AST]:
 def function_source(text: str, qualname: str, lineno: int | None = None) -> str | None:
     """The source of `qualname` in `text` (decorators included), dedented; None when not found."""
     try:
-        node = find_function(ast.parse(text), qualname, lineno)
+        node = find_function(parse(text), qualname, lineno)
     except UNPARSABLE:
         return None
     if node is None:
@@ -239,7 +239,7 @@ def replace_function(text: str, qualname: str, code: str, lineno: int | None = N
     An answer that does not parse but starts with the def is taken whole, to fail honestly in tests.
     """
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except UNPARSABLE:
         return None
     old = find_function(tree, qualname, lineno)
@@ -250,7 +250,7 @@ def replace_function(text: str, qualname: str, code: str, lineno: int | None = N
     indent = lines[old.lineno - 1][:old.col_offset]
     code = _dedent_block(code)
     try:
-        reply_tree = ast.parse(code)
+        reply_tree = parse(code)
     except UNPARSABLE:
         reply_tree = None
     if reply_tree is None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from codeagent.errors import UserError
 from codeagent.tasks.base import Task
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 from . import prompts
 from .codeblocks import function_source, replace_function, splice_function
@@ -123,7 +123,7 @@ def function_prompt(task: Task, path: str, qualname: str, source: str, file_char
 def outline(text: str, max_chars: int) -> str:
     """The imports and the def/class lines (bodies left out) of a module, cut at `max_chars`."""
     try:
-        tree = ast.parse(text)
+        tree = parse(text)
     except UNPARSABLE:
         return text[:max_chars]
     lines = text.splitlines()

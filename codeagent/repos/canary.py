@@ -34,6 +34,8 @@ import random
 import re
 from dataclasses import dataclass
 
+from codeagent.codenorm import parse
+
 MAX_ORIGINALS = 3
 """Selected node ids that get canaries per run (F2P first, then P2P): each costs two test runs.
 One F2P test with canaries already catches a forger, who must flip every F2P test; 6 cost
@@ -122,7 +124,7 @@ def _method_call(call) -> bool:
 
 def negate(stmt: ast.stmt) -> str:
     """Source of `stmt` with its assertion negated."""
-    new = ast.parse(ast.unparse(stmt)).body[0]  # a detached copy
+    new = parse(ast.unparse(stmt)).body[0]  # a detached copy
     if isinstance(new, ast.Assert):
         t = new.test
         if isinstance(t, ast.Compare) and len(t.ops) == 1 and type(t.ops[0]) in _SWAP_COMPARE:
@@ -139,7 +141,7 @@ def _parsed(text: str) -> tuple[ast.Module, frozenset[str], tuple[str, ...]]:
     """A test file's tree, defined names and name words. Cached: every task of a library holds
     the same test files, and parsing more-itertools' 5,000-line one costs ~0.1-0.4 s. The tree is
     only read, never changed."""
-    tree = ast.parse(text)
+    tree = parse(text)
     names = _defined_names(tree.body)
     vocab = sorted({w for n in names if n.startswith("test") for w in n.split("_")[1:] if w.isalpha()})
     return tree, frozenset(names), tuple(vocab)

@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 from codeagent.evaluation.base import TestJob, TestReport
+from codeagent.codenorm import parse
 
 GENERATED_JUDGE = "repo-generated"
 GENERATED_PATH = "test_codeagent_generated.py"
@@ -38,7 +39,7 @@ DIGEST = _digest()
 
 def generated_job(task, patch: str, key: str, source: str) -> TestJob:
     """The job running the generated test file `source` on repository `task` patched by `patch`."""
-    names = [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
+    names = [n.name for n in parse(source).body if isinstance(n, ast.FunctionDef) and n.name.startswith("test")]
     timeout = min(GENERATED_TIMEOUT_S, float(task.metadata.get("timeout_s", 120)))
     return TestJob(key=key, files=dict(task.repo_files), test_files={GENERATED_PATH: source}, timeout_s=timeout,
                    judge={"kind": GENERATED_JUDGE, "patch": patch, "tests": names,

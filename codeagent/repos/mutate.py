@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from codeagent.codenorm import UNPARSABLE, parses
+from codeagent.codenorm import UNPARSABLE, parse, parses
 
 MIN_STATEMENTS = 4
 """Functions with fewer statements (counting nested ones) are skipped: one-liners and property
@@ -317,7 +317,7 @@ def python_trees(files: dict[str, str]) -> Iterator[tuple[str, str, ast.Module]]
         if not path.endswith(".py"):
             continue
         try:
-            tree = ast.parse(text)
+            tree = parse(text)
         except UNPARSABLE:
             continue
         yield path, text, tree

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from codeagent.agents.codeblocks import defines, python_code, splice_function
 from codeagent.models import Model, SamplingParams
-from codeagent.codenorm import UNPARSABLE, parses
+from codeagent.codenorm import UNPARSABLE, parse, parses
 from codeagent.errors import UserError
 
 from .mutate import Candidate, Target, targets
@@ -108,7 +108,7 @@ def bug_from_reply(source: str, target: Target, reply: str) -> Candidate | str:
     new = _strip_new_comments(_keep_documentation(new, original), original)
     after = textwrap.indent(new, " " * target.node.col_offset, lambda ln: bool(ln.strip()))
     try:
-        module = ast.parse(target.module_with(after))
+        module = parse(target.module_with(after))
     except UNPARSABLE:
         return "syntax-error"
     if _same_function(module, target) or after.split() == target.before.split():
@@ -124,7 +124,7 @@ def _keep_documentation(new: str, original: str) -> str:
     """`new` with the original's docstring in place of whatever the model wrote there: the bug
     belongs in the code, and the documentation stays what a fix must satisfy (small models like
     to rewrite the examples to match their bug)."""
-    old_fn, new_fn = ast.parse(original).body[0], ast.parse(new).body[0]
+    old_fn, new_fn = parse(original).body[0], parse(new).body[0]
     old_doc, new_doc = _docstring(old_fn), _docstring(new_fn)
     first = new_fn.body[0]
     if old_doc is None or first.lineno == new_fn.lineno:
@@ -141,7 +141,7 @@ def _keep_documentation(new: str, original: str) -> str:
 
 
 def _decorators(original: str) -> str:
-    node = ast.parse(original).body[0]
+    node = parse(original).body[0]
     lines = original.splitlines(keepends=True)
     first = min(d.lineno for d in node.decorator_list)
     return "".join(lines[first - 1:node.lineno - 1])
@@ -149,7 +149,7 @@ def _decorators(original: str) -> str:
 
 def _function_node(code: str, name: str):
     try:
-        tree = ast.parse(code)
+        tree = parse(code)
     except UNPARSABLE:
         return None
     return next((n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name),

@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
 from codeagent.evaluation.patching import PatchError, patch_paths
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 from .record import HackFlag
 
@@ -95,7 +95,7 @@ def static_flags(task, patch: str, before: dict[str, str], after: dict[str, str]
 def code_findings(source: str) -> list[tuple[str, str, int]]:
     """(hack_kind, what, line) for every suspicious construct in `source`; [] if it does not parse."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except UNPARSABLE:
         return []  # code that does not parse fails every test anyway
     return _Finder(tree).run()

@@ -19,7 +19,7 @@ import ast
 import copy
 from dataclasses import dataclass
 
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 COMPARE_FLIPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq,
                  ast.NotEq: ast.Eq, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
@@ -91,7 +91,7 @@ def mutants(source: str, limit: int = 8) -> list[Mutant]:
     """Up to `limit` single-site mutants of `source` that compile and differ from it; [] when the
     source does not parse."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except UNPARSABLE:
         return []
     sites = _sites(tree)

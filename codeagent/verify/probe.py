@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 from codeagent.evaluation.base import DEFAULT_TIMEOUT_S, TestJob, TestReport
 from codeagent.evaluation.engine import function_judge
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 from .record import HackFlag
 from .unreached import top_level_names, unreached_code
@@ -101,8 +101,8 @@ def docstring_pairs(problem_statement: str, entry: str) -> list[tuple[tuple, obj
         if not s.startswith(">>>") or i + 1 >= len(lines):
             continue
         try:
-            tree = ast.parse(s[3:].strip(), mode="eval")
-            ok, expected = _literal(ast.parse(lines[i + 1].strip(), mode="eval").body)
+            tree = parse(s[3:].strip(), mode="eval")
+            ok, expected = _literal(parse(lines[i + 1].strip(), mode="eval").body)
         except UNPARSABLE:
             continue
         calls = list(_calls_in(tree, entry))
@@ -126,7 +126,7 @@ def example_inputs(problem_statement: str, entry: str) -> list[tuple]:
         if end is None:
             continue
         try:
-            tree = ast.parse(problem_statement[at:end], mode="eval")
+            tree = parse(problem_statement[at:end], mode="eval")
         except UNPARSABLE:
             continue
         out.extend(args for node, args in _calls_in(tree, entry) if node is tree.body)
@@ -136,7 +136,7 @@ def example_inputs(problem_statement: str, entry: str) -> list[tuple]:
 def assert_pairs(test_source: str, entry: str) -> list[tuple[tuple, object]]:
     """(args, expected) of `entry(literals) == literal` comparisons in one test's source."""
     try:
-        tree = ast.parse(test_source)
+        tree = parse(test_source)
     except UNPARSABLE:
         return []
     out = []
@@ -189,7 +189,7 @@ def code_literals(source: str | ast.Module, skip: frozenset[int] | set[int] = fr
     tree = source
     if isinstance(source, str):
         try:
-            tree = ast.parse(source)
+            tree = parse(source)
         except UNPARSABLE:
             return set()
     skip = set(skip) | {id(n.value) for n in ast.walk(tree)

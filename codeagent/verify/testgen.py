@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 
 from codeagent.agents.codeblocks import find_function, function_source, python_blocks
 from codeagent.models.base import Message, Model, SamplingParams
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 GENERATED_TEST_FILE = "test_generated.py"
 # Modules a generated test may import (pure, deterministic helpers); other imports are dropped.
@@ -140,8 +140,8 @@ def repo_target(task) -> RepoTarget | None:
     source = function_source(text, qualname, task.metadata.get("lineno"))
     name = qualname.split(".", 1)[0]
     try:
-        top = find_function(ast.parse(text), name) or next(
-            (n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == name), None)
+        top = find_function(parse(text), name) or next(
+            (n for n in parse(text).body if isinstance(n, ast.ClassDef) and n.name == name), None)
     except UNPARSABLE:
         return None
     if source is None or top is None:
@@ -249,7 +249,7 @@ def _statements(text: str):
     blocks = python_blocks(text) or [text]
     for block in blocks:
         try:
-            tree = ast.parse(block)
+            tree = parse(block)
             for stmt in tree.body:
                 yield stmt, ast.get_source_segment(block, stmt) or ast.unparse(stmt)
             continue
@@ -265,7 +265,7 @@ def _statements(text: str):
             for j in range(i + 1, min(i + 6, len(lines) + 1)):
                 chunk = "\n".join(x.strip() for x in lines[i:j])
                 try:
-                    tree = ast.parse(chunk)
+                    tree = parse(chunk)
                 except PARSE_ERRORS:
                     continue
                 for stmt in tree.body:

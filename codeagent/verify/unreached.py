@@ -28,7 +28,7 @@ from __future__ import annotations
 import ast
 import re
 
-from codeagent.codenorm import UNPARSABLE
+from codeagent.codenorm import UNPARSABLE, parse
 
 DYNAMIC_NAMES = frozenset({
     # namespaces and names looked up at run time
@@ -63,7 +63,7 @@ def unreached_code(files: dict[str, str], judge: dict, prompt_names: set[str]) -
     for path, text in files.items():
         if path.endswith(".py"):
             try:
-                trees[path] = ast.parse(text)
+                trees[path] = parse(text)
             except UNPARSABLE:
                 trees[path] = None
     tree = trees.get(judge["path"])
@@ -94,7 +94,7 @@ def unreached_code(files: dict[str, str], judge: dict, prompt_names: set[str]) -
 def top_level_names(source: str) -> set[str]:
     """Names the module's top level defines (defs, classes, assignments, imports)."""
     try:
-        tree = ast.parse(source)
+        tree = parse(source)
     except UNPARSABLE:
         return set()
     out = set()
