@@ -66,9 +66,10 @@ def improve(cfg: ImproveConfig, out: Path) -> list[dict]:
 
 def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, eval_split: str) -> list[dict]:
     metrics: list[dict] = []
+    groups = eval_groups(cfg, eval_split)  # loading a repository set re-applies every bug: once per loop
     # Models are passed as providers: a server starts only for work not done yet, so a resumed
     # (or reused, `reuse.py`) base eval costs no server start-up.
-    base_eval = _evaluate_all(cfg, lambda: serving.use(cfg.model), eval_folder(out, 0), eval_split)
+    base_eval = _evaluate_all(cfg, lambda: serving.use(cfg.model), eval_folder(out, 0), eval_split, groups)
     metrics.append({"iteration": 0, "model": cfg.model, **base_eval, "wall_s": {"eval": _eval_wall(base_eval)}})
     _write_metrics(out, metrics)
     model_i = cfg.model
@@ -99,7 +100,7 @@ def _iterate(cfg: ImproveConfig, out: Path, serving: Serving, train_split: str, 
         row["model"] = next_model
         eval_dir = eval_folder(out, i + 1)
         row["eval"] = _stage(StageDir(eval_dir), lambda: _evaluate(cfg, lambda: serving.use(next_model), eval_dir, eval_split), row, "eval")
-        row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"], groups=eval_groups(cfg, eval_split))
+        row["eval"] = measured(row["eval"], eval_dir, base=metrics[0]["eval"], groups=groups)
         _eval_diversity(cfg, row["eval"], eval_dir, eval_split)
         if cfg.eval.ood_set:
             ood_dir = eval_dir / OOD_FOLDER
@@ -215,9 +216,10 @@ def _train(cfg: ImproveConfig, data: Path, base: str, out: Path, exported: dict)
             "last_loss": losses[-1] if losses else None, "n_examples": exported["n_examples"]}
 
 
-def _evaluate_all(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split: str) -> dict:
+def _evaluate_all(cfg: ImproveConfig, model: Callable[[], str], folder: Path, split: str,
+                  groups: dict[str, str]) -> dict:
     """The base model's row: its eval (and out-of-distribution eval), measured."""
-    figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder, groups=eval_groups(cfg, split))}
+    figures = {"eval": measured(_evaluate(cfg, model, folder, split), folder, groups=groups)}
     _eval_diversity(cfg, figures["eval"], folder, split)
     if cfg.eval.ood_set:
         figures["eval_ood"] = measured(_evaluate(cfg, model, folder / OOD_FOLDER, "test", ood=True),

@@ -51,15 +51,14 @@ def measured(figures: dict, folder: Path, base: dict | None = None, groups: dict
     figures["per_task"] = per_task(folder)
     figures["measure"] = MEASURES[primary(figures)]
     for name, key in MEASURES.items():
-        values = list(rates(figures, name).values())
+        values = rates(figures, name)
         if values:
-            ci = bootstrap_mean(values)
-            figures[f"{key}_ci"] = [rounded(ci.low), rounded(ci.high)]
+            figures[f"{key}_ci"] = _interval(values)
     if base is not None:
         for name, field in (("greedy", "vs_base_greedy"), (primary(figures), "vs_base")):
-            mine, theirs = rates(figures, name), rates(base, name)
-            if mine and set(mine) & set(theirs):
-                figures[field] = {"measure": MEASURES[name], **paired_difference(theirs, mine).to_dict()}
+            versus = _versus(rates(base, name), rates(figures, name), MEASURES[name])
+            if versus:
+                figures[field] = versus
     if groups:
         by_group = grouped(figures, base, groups)
         if len(by_group) > 1:
@@ -77,11 +76,23 @@ def grouped(figures: dict, base: dict | None, groups: dict[str, str]) -> dict[st
     out: dict[str, dict] = {}
     for group in sorted({groups[t] for t in mine if t in groups}):
         values = {t: r for t, r in mine.items() if groups.get(t) == group}
-        ci = bootstrap_mean(list(values.values()))
         row = {"n_tasks": len(values), "measure": key, key: rounded(sum(values.values()) / len(values)),
-               f"{key}_ci": [rounded(ci.low), rounded(ci.high)]}
-        if set(values) & set(theirs):
-            row["vs_base"] = {"measure": key, **paired_difference(
-                {t: r for t, r in theirs.items() if t in values}, values).to_dict()}
+               f"{key}_ci": _interval(values)}
+        versus = _versus(theirs, values, key)
+        if versus:
+            row["vs_base"] = versus
         out[group] = row
     return out
+
+
+def _interval(rates_by_task: dict[str, float]) -> list[float]:
+    """The 95% bootstrap interval over tasks of the mean rate."""
+    ci = bootstrap_mean(list(rates_by_task.values()))
+    return [rounded(ci.low), rounded(ci.high)]
+
+
+def _versus(base: dict[str, float], mine: dict[str, float], key: str) -> dict | None:
+    """The paired difference to the base model on the tasks both have (None: no task shared)."""
+    if not set(mine) & set(base):
+        return None
+    return {"measure": key, **paired_difference(base, mine).to_dict()}
