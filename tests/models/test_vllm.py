@@ -139,15 +139,24 @@ def _child_loading_a_server(tmp_path) -> subprocess.Popen:
 
 def _server_with_engine_up(child: subprocess.Popen) -> int:
     """The child's server pid once vLLM's engine process (titled `VLLM::EngineCore`) is in its group.
-    Counting group members is not enough: start-up runs short-lived helpers in the same group."""
+    Counting group members is not enough: start-up runs short-lived helpers in the same group.
+    Nor is latching onto the child's first child: before the server, start-up may run a short-lived
+    helper (a version probe), so each look takes the child's session leaders whose group holds the engine."""
     deadline = time.monotonic() + 300
     server = None
-    while time.monotonic() < deadline and not (server and _engine_in_group(server)):
+    while time.monotonic() < deadline and server is None:
         time.sleep(0.5)
-        server = server or next(iter(children(child.pid)), None)
         assert child.poll() is None, "the child ended before the server was up"
-    assert server and _engine_in_group(server), "vLLM's engine process did not start within 300 s"
+        server = next((pid for pid in children(child.pid) if _leads_group(pid) and _engine_in_group(pid)), None)
+    assert server is not None, "vLLM's engine process did not start within 300 s"
     return server
+
+
+def _leads_group(pid: int) -> bool:
+    try:
+        return os.getpgid(pid) == pid
+    except ProcessLookupError:
+        return False
 
 
 def _engine_in_group(group: int) -> bool:
