@@ -52,10 +52,10 @@ WRITER_FIELDS = ("model", "samples", "n_tests", "temperature")
 RESAMPLES = 10_000
 
 
-def counts_by_task(run_dir: Path) -> dict[str, dict[str, int]]:
+def counts_by_task(verdicts) -> dict[str, dict[str, int]]:
     """task -> {"accepted", "tp"} of the generated verifier, over the verified attempts."""
     out: dict[str, dict[str, int]] = {}
-    for v in RunFolder(run_dir).verdicts().values():
+    for v in verdicts:
         if v.part("heldout") is None or v.part("generated") is None:
             continue
         row = out.setdefault(v.task_id, {"accepted": 0, "tp": 0})
@@ -95,10 +95,10 @@ def precision_interval(counts: dict[str, dict[str, int]], base: dict[str, dict[s
     return interval(mine), interval(diffs) if base is not None else None
 
 
-def mutation_scores(run_dir: Path) -> list[float]:
+def mutation_scores(verdicts) -> list[float]:
     """Per task, the mutation score its generated tests reached (tasks where it was measured)."""
     seen: dict[str, float] = {}
-    for v in RunFolder(run_dir).verdicts().values():
+    for v in verdicts:
         part = v.part("generated")
         if part is not None and part.mutation_score is not None:
             seen[v.task_id] = part.mutation_score
@@ -147,9 +147,10 @@ def main() -> int:
         wall = time.monotonic() - start
         report = result.gap_report or {}
         gen = report.get("verifiers", {}).get("generated", {})
-        counts = counts_by_task(folder)
+        verdicts = list(RunFolder(folder).verdicts().values())  # read once for both summaries
+        counts = counts_by_task(verdicts)
         ci, diff = precision_interval(counts, base_counts)
-        scores = mutation_scores(folder)
+        scores = mutation_scores(verdicts)
         row = {"setting": name, "change": change, "wall_s": round(wall, 1), "n_attempts": report.get("n_attempts"),
                "n_correct": report.get("n_correct"), **{k: gen.get(k) for k in (
                    "n_accepted", "tp", "fp", "precision", "recall", "false_positive_rate", "pick_correct")},
@@ -164,11 +165,13 @@ def main() -> int:
 
     print(f"\n{'setting':28} {'acc':>4} {'TP':>4} {'FP':>4} {'prec':>6} {'prec 95% CI':>16} "
           f"{'Δprec vs first [95% CI]':>24} {'recall':>6} {'pick':>5} {'mut':>5} {'wall s':>7}")
+    def f(x):
+        return "-" if x is None else f"{x:.3f}"
+
     for r in rows:
         d = r["precision_vs_first_ci"]
         delta = "-" if r is rows[0] or r["precision"] is None or rows[0]["precision"] is None else (
             f"{r['precision'] - rows[0]['precision']:+.3f} " + (f"[{d[0]:+.3f},{d[1]:+.3f}]" if d else "[-]"))
-        f = lambda x: "-" if x is None else f"{x:.3f}"  # noqa: E731
         ci = "-" if not r["precision_ci"] else f"[{r['precision_ci'][0]:.3f},{r['precision_ci'][1]:.3f}]"
         print(f"{r['setting']:28} {r['n_accepted'] or 0:>4} {r['tp'] or 0:>4} {r['fp'] or 0:>4} {f(r['precision']):>6} "
               f"{ci:>16} {delta:>24} {f(r['recall']):>6} {f(r['pick_correct']):>5} {f(r['mean_mutation_score']):>5} "
